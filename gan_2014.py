@@ -1,0 +1,570 @@
+#!/usr/bin/env python3
+"""Generative Adversarial Nets (Goodfellow et al., 2014) on MNIST, in Keras 3.
+
+A faithful port of the Keras-GAN style `GAN_2014.py` (the seed) that really
+trains on today's TensorFlow/Keras 3: the same MLP generator and discriminator,
+the same three `train_on_batch` steps per iteration, the same defaults.
+
+    python gan_2014.py                       # train with the seed's defaults
+    python gan_2014.py --data mnist.npz      # offline: a local copy of Keras's mnist.npz
+    python gan_2014.py --resume              # continue the run in run/
+    python gan_2014.py --help                # every option
+"""
+import argparse
+import csv
+import json
+import math
+import os
+import signal
+import sys
+import tempfile
+import time
+import zipfile
+
+# TensorFlow's start-up chatter (CUDA probing, oneDNN notices) would bury the log.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+import matplotlib
+
+matplotlib.use("Agg")  # files only, never a window: runs the same on a headless server
+import matplotlib.pyplot as plt
+from PIL import Image
+import tensorflow as tf
+import keras
+from keras import layers
+
+# -----------------------------------------------------------------------------
+# Defaults: the seed's, each overridable from the command line (--help).
+EPOCHS = 30000            # the seed's word for minibatch *iterations*, not passes over the data
+BATCH_SIZE = 32
+SAMPLE_INTERVAL = 200     # a 5x5 grid every this many iterations
+LATENT_DIM = 100
+LEARNING_RATE = 0.0002    # Adam(0.0002, 0.5), as in the seed (and DCGAN)
+BETA_1 = 0.5
+IMAGES = "images"         # the sample grids
+RUN_DIR = "run"           # history, plots, checkpoint, final weights
+CHECKPOINT_INTERVAL = 1000
+LOG_LINE = "%d [D loss: %f, acc.: %.2f%%] [G loss: %f]"  # the seed's line, verbatim
+# -----------------------------------------------------------------------------
+
+CHECKPOINT = "checkpoint.npz"
+HISTORY = "history.csv"
+HISTORY_FIELDS = ["iteration", "d_loss_real", "d_loss_fake", "d_loss", "d_acc", "g_loss", "seconds"]
+MNIST_KEYS = ("x_train", "y_train", "x_test", "y_test")
+
+
+class UsageError(Exception):
+    """Bad input: reported as one line on stderr with exit status 2, no traceback."""
+
+
+class Stopped(Exception):
+    """Training ended early; `code` is the exit status, `str()` the one-line reason."""
+
+    def __init__(self, message, code):
+        super().__init__(message)
+        self.code = code
+
+
+# -----------------------------------------------------------------------------
+# Data
+
+
+def load_mnist(path=None):
+    """MNIST as `keras.datasets.mnist.load_data()` returns it: uint8 28x28 digits.
+
+    With `path`, read a local .npz in the layout of Keras's own mnist.npz
+    (x_train, y_train, x_test, y_test) and check it, so that a wrong file fails
+    here with a clear message rather than deep inside a training step.
+    """
+    if path is None:
+        try:
+            return keras.datasets.mnist.load_data()
+        except Exception as e:  # get_file wraps every network failure in a bare Exception
+            reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise UsageError(f"could not download MNIST ({reason}); "
+                             "pass --data FILE with a local copy of Keras's mnist.npz") from None
+    if not os.path.exists(path):
+        raise UsageError(f"--data {path}: no such file")
+    if os.path.isdir(path):
+        raise UsageError(f"--data {path}: is a folder; give the .npz file itself")
+    not_npz = UsageError(f"--data {path}: not a readable .npz archive "
+                         "(expected Keras's mnist.npz layout)")
+    try:
+        f = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile):
+        raise not_npz from None
+    if not isinstance(f, np.lib.npyio.NpzFile):  # a bare .npy array
+        raise not_npz
+    with f:
+        missing = [k for k in MNIST_KEYS if k not in f.files]
+        if missing:
+            raise UsageError(f"--data {path}: missing key(s) {', '.join(missing)}; "
+                             f"an MNIST .npz holds {', '.join(MNIST_KEYS)}")
+        try:
+            arrays = {k: f[k] for k in MNIST_KEYS}
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile):
+            raise not_npz from None
+    for split in ("train", "test"):
+        x, y = arrays["x_" + split], arrays["y_" + split]
+        if x.ndim != 3 or x.shape[1:] != (28, 28) or x.dtype != np.uint8 or len(x) == 0:
+            raise UsageError(f"--data {path}: x_{split} is {x.dtype} of shape {x.shape}; "
+                             "expected uint8 of shape (N, 28, 28) with N > 0")
+        if y.shape != (len(x),) or not np.issubdtype(y.dtype, np.integer):
+            raise UsageError(f"--data {path}: y_{split} is {y.dtype} of shape {y.shape}; "
+                             f"expected integer labels of shape ({len(x)},)")
+    return (arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])
+
+
+def to_tanh_range(x):
+    """uint8 digits -> float32 in [-1, 1] with a channel axis, the generator's tanh range."""
+    return (x.astype(np.float32) / 127.5 - 1.0)[..., None]
+
+
+# -----------------------------------------------------------------------------
+# Files written so that a crash or kill never leaves half a file under the final name
+
+
+def atomic_write(path, write):
+    """Call `write(tmp_path)`, then move the result over `path` in one step."""
+    folder, name = os.path.split(os.path.abspath(path))
+    stem, ext = os.path.splitext(name)
+    if name.endswith(".weights.h5"):  # Keras checks the suffix of what it writes
+        ext = ".weights.h5"
+    fd, tmp = tempfile.mkstemp(prefix=f".{stem}-", suffix=ext, dir=folder)
+    os.close(fd)
+    try:
+        write(tmp)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def save_grid(images, path, scale=3):
+    """A 5x5 mosaic of [0, 1] grey digits, 2 px apart, scaled up for a screen."""
+    n, h, w = images.shape[0], images.shape[1], images.shape[2]
+    rows = cols = int(math.ceil(math.sqrt(n)))
+    pad = 2
+    canvas = np.ones((rows * (h + pad) + pad, cols * (w + pad) + pad), np.float32)
+    for i in range(n):
+        r, c = divmod(i, cols)
+        canvas[pad + r * (h + pad): pad + r * (h + pad) + h,
+               pad + c * (w + pad): pad + c * (w + pad) + w] = images[i, :, :, 0]
+    img = Image.fromarray(np.round(np.clip(canvas, 0, 1) * 255).astype(np.uint8), "L")
+    img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
+    atomic_write(path, lambda tmp: img.save(tmp, format="PNG"))
+
+
+def ensure_writable_dir(path, option):
+    """Create `path` if needed and prove a file can be written there, before any work."""
+    try:
+        os.makedirs(path, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=path)
+        os.close(fd)
+        os.remove(probe)
+    except OSError as e:
+        raise UsageError(f"{option} {path}: cannot write there ({e.strerror or e}); "
+                         f"choose another {option}") from None
+
+
+# -----------------------------------------------------------------------------
+# The model
+
+
+class GAN:
+    """The seed's GAN: an MLP generator, an MLP discriminator, and a combined
+    model noise -> generator -> frozen discriminator that trains the generator."""
+
+    def __init__(self, latent_dim=LATENT_DIM, seed=None, jit_compile=True):
+        self.latent_dim = latent_dim
+        self.img_shape = (28, 28, 1)
+
+        self.discriminator = self.build_discriminator()
+        # Each model gets its own Adam: a Keras 3 optimizer is bound to the
+        # variables it first updates, so one shared instance fails ("Unknown
+        # variable") as soon as the second model trains.
+        self.discriminator.compile(loss="binary_crossentropy",
+                                   optimizer=keras.optimizers.Adam(LEARNING_RATE, beta_1=BETA_1),
+                                   metrics=["accuracy"], jit_compile=jit_compile)
+
+        self.generator = self.build_generator()
+
+        # The combined model trains only the generator. Keras 3 reads `trainable`
+        # when a train function is first traced, not at compile() as Keras 2 did,
+        # so the seed's one-off `trainable = False` would freeze the discriminator's
+        # own steps too; `train_iteration` sets the flag before every step instead.
+        z = keras.Input(shape=(latent_dim,))
+        self.combined = keras.Model(z, self.discriminator(self.generator(z)), name="combined")
+        self.combined.compile(loss="binary_crossentropy",
+                              optimizer=keras.optimizers.Adam(LEARNING_RATE, beta_1=BETA_1),
+                              jit_compile=jit_compile)
+
+        # Build both optimizers now, so a checkpoint can restore their state
+        # before the first step.
+        self.discriminator.trainable = True
+        self.discriminator.optimizer.build(self.discriminator.trainable_variables)
+        self.combined.optimizer.build(self.generator.trainable_variables)
+        self.discriminator.trainable = False
+
+        # All per-iteration randomness (minibatch indices, noise) comes from this
+        # one stateful generator, on the device, so it is checkpointed with the run.
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self._draw = tf.function(self._draw_batch, jit_compile=jit_compile)
+        self._labels = {}
+
+    def build_generator(self):
+        """100 -> 256 -> 512 -> 1024 -> 784 (tanh), LeakyReLU 0.2 then BatchNorm 0.8."""
+        return keras.Sequential([
+            keras.Input(shape=(self.latent_dim,)),
+            layers.Dense(256), layers.LeakyReLU(0.2), layers.BatchNormalization(momentum=0.8),
+            layers.Dense(512), layers.LeakyReLU(0.2), layers.BatchNormalization(momentum=0.8),
+            layers.Dense(1024), layers.LeakyReLU(0.2), layers.BatchNormalization(momentum=0.8),
+            layers.Dense(int(np.prod(self.img_shape)), activation="tanh"),
+            layers.Reshape(self.img_shape),
+        ], name="generator")
+
+    def build_discriminator(self):
+        """784 -> 512 -> 256 -> 1 (sigmoid): the probability that an image is real."""
+        return keras.Sequential([
+            keras.Input(shape=self.img_shape),
+            layers.Flatten(),
+            layers.Dense(512), layers.LeakyReLU(0.2),
+            layers.Dense(256), layers.LeakyReLU(0.2),
+            layers.Dense(1, activation="sigmoid"),
+        ], name="discriminator")
+
+    def _draw_batch(self, x_train, batch_size):
+        """A minibatch of real digits (with replacement, as the seed's randint), the
+        generator's fakes, and fresh noise for the generator's step: one compiled call."""
+        idx = keras.random.randint((batch_size,), 0, tf.shape(x_train)[0], seed=self.seed_generator)
+        noise = keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
+        # training=False is what the seed's generator.predict() did: BatchNorm
+        # uses its moving statistics for the discriminator's fake batch.
+        gen_imgs = self.generator(noise, training=False)
+        noise_g = keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
+        return tf.gather(x_train, idx), gen_imgs, noise_g
+
+    def labels(self, batch_size):
+        if batch_size not in self._labels:
+            self._labels[batch_size] = (tf.ones((batch_size, 1)), tf.zeros((batch_size, 1)))
+        return self._labels[batch_size]
+
+    def train_iteration(self, x_train, batch_size):
+        """One of the seed's "epochs": the discriminator on real digits (label 1),
+        then on generated ones (label 0), then the generator through the combined
+        model on fresh noise labelled 1 (the paper's non-saturating loss, sec. 3).
+        Returns ([d_loss_real, d_acc_real], [d_loss_fake, d_acc_fake], g_loss)."""
+        imgs, gen_imgs, noise = self._draw(x_train, batch_size)
+        valid, fake = self.labels(batch_size)
+        self.discriminator.trainable = True
+        d_loss_real = self.discriminator.train_on_batch(imgs, valid)
+        d_loss_fake = self.discriminator.train_on_batch(gen_imgs, fake)
+        self.discriminator.trainable = False
+        g_loss = self.combined.train_on_batch(noise, valid)
+        return d_loss_real, d_loss_fake, g_loss
+
+    def sample_images(self, iteration, folder, noise):
+        """Save images/<iteration>.png: a 5x5 grid of the generator's digits for the
+        run's fixed noise, rescaled from tanh's [-1, 1] to [0, 1]."""
+        gen_imgs = self.generator(noise, training=False).numpy()
+        save_grid(0.5 * gen_imgs + 0.5, os.path.join(folder, f"{iteration}.png"))
+
+    # --- checkpoints: everything a resumed run needs to continue the same run ---
+
+    def state_variables(self):
+        return (self.generator.variables + self.discriminator.variables
+                + self.discriminator.optimizer.variables + self.combined.optimizer.variables
+                + [self.seed_generator.state])
+
+    def save_checkpoint(self, path, iteration, elapsed, fixed_noise):
+        arrays = {f"v{i}": v.numpy() for i, v in enumerate(self.state_variables())}
+        meta = json.dumps({"arch": "seed", "latent_dim": self.latent_dim,
+                           "iteration": iteration, "elapsed": elapsed})
+        atomic_write(path, lambda tmp: np.savez(tmp, meta=np.array(meta),
+                                                fixed_noise=fixed_noise, **arrays))
+        # np.savez appends .npz to a name without it; mkstemp's suffix already has it.
+
+    def load_checkpoint(self, path):
+        """Restore a checkpoint; returns (iteration, elapsed, fixed_noise)."""
+        try:
+            with np.load(path, allow_pickle=False) as f:
+                meta = json.loads(str(f["meta"]))
+                arrays = {k: f[k] for k in f.files}
+        except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile):
+            raise UsageError(f"{path}: truncated or corrupt checkpoint; "
+                             "start a new run with --overwrite or another --run-dir") from None
+        if meta.get("latent_dim") != self.latent_dim or meta.get("arch") != "seed":
+            raise UsageError(f"{path}: checkpoint is for arch {meta.get('arch')} with latent size "
+                             f"{meta.get('latent_dim')}, not arch seed with {self.latent_dim}; "
+                             "pass the options it was trained with")
+        variables = self.state_variables()
+        shapes = [arrays.get(f"v{i}", np.empty(0)).shape for i in range(len(variables))]
+        if shapes != [tuple(v.shape) for v in variables] or f"v{len(variables)}" in arrays:
+            raise UsageError(f"{path}: checkpoint does not match this model's architecture; "
+                             "pass the options it was trained with")
+        for i, v in enumerate(variables):
+            v.assign(arrays[f"v{i}"])
+        return int(meta["iteration"]), float(meta["elapsed"]), arrays["fixed_noise"]
+
+    def save_weights(self, folder):
+        """The trained networks in Keras's own format, for `sample` and `evaluate`."""
+        for model in (self.generator, self.discriminator):
+            atomic_write(os.path.join(folder, f"{model.name}.weights.h5"), model.save_weights)
+
+    # --- the training loop ---
+
+    def train(self, x_train, epochs=EPOCHS, batch_size=BATCH_SIZE,
+              sample_interval=SAMPLE_INTERVAL, images=IMAGES, run_dir=RUN_DIR,
+              checkpoint_interval=CHECKPOINT_INTERVAL, log_every=None, resume=False,
+              noise_seed=None, progress=None):
+        """Train for `epochs` iterations (the seed's word) on float digits in [-1, 1].
+
+        Grids go to `images`; history.csv, losses.png, the checkpoint and the
+        final weights to `run_dir`. With `resume`, continue from the checkpoint
+        in `run_dir`. Raises Stopped on a signal or a non-finite loss."""
+        x_train = tf.convert_to_tensor(x_train, tf.float32)  # once: on the device for the run
+        checkpoint = os.path.join(run_dir, CHECKPOINT)
+        history_path = os.path.join(run_dir, HISTORY)
+        if resume:
+            start, elapsed, fixed_noise = self.load_checkpoint(checkpoint)
+            if start >= epochs:
+                raise UsageError(f"{checkpoint} is at iteration {start}, which already reaches "
+                                 f"--epochs {epochs}; raise --epochs to train further")
+            history = read_history(history_path, upto=start)
+        else:
+            start, elapsed, history = 0, 0.0, []
+            # One fixed batch of 25 latent points for every grid of the run, so the
+            # grids show the same points evolving rather than new random digits.
+            fixed_noise = np.random.default_rng(noise_seed).normal(
+                0, 1, (25, self.latent_dim)).astype(np.float32)
+            self.sample_images(0, images, fixed_noise)  # the untrained generator
+        write_history(history_path, history)  # drops rows a killed run wrote past its checkpoint
+        log_every = log_every or sample_interval
+        if progress is None:
+            progress = sys.stdout.isatty()
+        bar = keras.utils.Progbar(epochs, unit_name="iteration") if progress else None
+        if bar is not None and start:
+            bar.update(start)
+
+        stop = {}
+        def request_stop(signum, frame):  # finish the iteration, then checkpoint and leave
+            if stop:  # asked twice: leave now; the last checkpoint is whole either way
+                raise KeyboardInterrupt
+            stop["signal"] = signum
+        previous = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
+        saved_at = start
+        t0 = time.perf_counter() - elapsed
+        try:
+            with open(history_path, "a", newline="") as history_file:
+                writer = csv.writer(history_file)
+                for it in range(start + 1, epochs + 1):
+                    d_real, d_fake, g_loss = self.train_iteration(x_train, batch_size)
+                    d_loss = 0.5 * np.add(d_real, d_fake)
+                    row = [it, d_real[0], d_fake[0], d_loss[0], d_loss[1], g_loss,
+                           round(time.perf_counter() - t0, 3)]
+                    if not all(math.isfinite(v) for v in row):
+                        history_file.flush()
+                        raise Stopped(f"training diverged at iteration {it} (D loss {d_loss[0]}, "
+                                      f"G loss {g_loss}); the last good checkpoint, iteration "
+                                      f"{saved_at}, is in {checkpoint}", 1)
+                    writer.writerow(row)
+                    history.append(row)
+                    if bar is not None:
+                        bar.update(it, [("D loss", d_loss[0]), ("D acc", d_loss[1]), ("G loss", g_loss)])
+                    elif it % log_every == 0 or it == epochs:
+                        print(LOG_LINE % (it, d_loss[0], 100 * d_loss[1], g_loss), flush=True)
+                    if it % sample_interval == 0 or it == epochs:
+                        self.sample_images(it, images, fixed_noise)
+                        history_file.flush()
+                        plot_history(history, os.path.join(run_dir, "losses.png"))
+                    if it % checkpoint_interval == 0 or it == epochs or stop:
+                        history_file.flush()
+                        self.save_checkpoint(checkpoint, it, time.perf_counter() - t0, fixed_noise)
+                        saved_at = it
+                    if stop:
+                        name = signal.Signals(stop["signal"]).name
+                        raise Stopped(f"stopped by {name} after iteration {it}; checkpoint saved in "
+                                      f"{checkpoint}; continue with the same options plus --resume",
+                                      128 + stop["signal"])
+        finally:
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+        self.save_weights(run_dir)
+        make_gif(images, epochs, os.path.join(images, "progress.gif"))
+        return history
+
+
+# -----------------------------------------------------------------------------
+# History, plot and animation
+
+
+def read_history(path, upto):
+    """Rows of history.csv up to iteration `upto` (a killed run may have written more)."""
+    rows = []
+    if os.path.exists(path):
+        with open(path, newline="") as f:
+            for rec in csv.DictReader(f):
+                try:
+                    row = [int(rec["iteration"])] + [float(rec[k]) for k in HISTORY_FIELDS[1:]]
+                except (TypeError, ValueError, KeyError):
+                    continue  # a line cut short by a kill
+                if row[0] <= upto:
+                    rows.append(row)
+    return rows
+
+
+def write_history(path, rows):
+    def write(tmp):
+        with open(tmp, "w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(HISTORY_FIELDS)
+            writer.writerows(rows)
+    atomic_write(path, write)
+
+
+def plot_history(history, path):
+    """Losses and discriminator accuracy against iterations, smoothed for reading."""
+    h = np.asarray(history, dtype=np.float64)
+    it = h[:, 0]
+    window = max(1, len(h) // 200)
+    smooth = lambda v: np.convolve(v, np.ones(window) / window, mode="valid")
+    x = it[window - 1:]
+    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(8, 6), sharex=True)
+    ax1.plot(x, smooth(h[:, 3]), label="D loss (mean of real and fake)")
+    ax1.plot(x, smooth(h[:, 5]), label="G loss")
+    ax1.axhline(math.log(4) / 2, color="grey", lw=0.8, ls="--", label="D loss at equilibrium (log 2)")
+    ax1.set_ylabel("binary cross-entropy")
+    ax1.legend(loc="upper right", fontsize="small")
+    ax2.plot(x, 100 * smooth(h[:, 4]), color="tab:green")
+    ax2.axhline(50, color="grey", lw=0.8, ls="--")
+    ax2.set_ylim(0, 100)
+    ax2.set_ylabel("D accuracy (%)")
+    ax2.set_xlabel("iteration" + (f" (moving mean over {window})" if window > 1 else ""))
+    fig.tight_layout()
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100))
+    plt.close(fig)
+
+
+def make_gif(folder, last, path):
+    """progress.gif: every grid of the run, in order, the last one held longer."""
+    names = sorted((int(n[:-4]) for n in os.listdir(folder) if n[:-4].isdigit() and n.endswith(".png")))
+    frames = [Image.open(os.path.join(folder, f"{n}.png")).convert("L") for n in names if n <= last]
+    if not frames:
+        return
+    durations = [120] * (len(frames) - 1) + [2000]
+    atomic_write(path, lambda tmp: frames[0].save(tmp, format="GIF", save_all=True,
+                                                  append_images=frames[1:], duration=durations, loop=0))
+
+
+# -----------------------------------------------------------------------------
+# Command line
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, no usage block: the message names the fix
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {value}")
+    return value
+
+
+def train_parser():
+    p = Parser(prog="gan_2014.py", description=(
+        "Train the 2014 GAN on MNIST with the seed's defaults. An 'epoch' here is what "
+        "the seed calls one: a single minibatch iteration (discriminator on a real batch, "
+        "on a fake batch, then the generator), not a pass over the data."))
+    p.add_argument("--epochs", type=positive_int, default=EPOCHS, help=(
+        "minibatch iterations to train, the seed's 'epochs' "
+        f"(default {EPOCHS}; 30000 x 32 digits is about 16 passes over 60,000)"))
+    p.add_argument("--batch-size", type=positive_int, default=BATCH_SIZE,
+                   help=f"real and fake digits per step (default {BATCH_SIZE})")
+    p.add_argument("--sample-interval", type=positive_int, default=SAMPLE_INTERVAL,
+                   help=f"save a 5x5 grid every this many iterations, and after the last (default {SAMPLE_INTERVAL})")
+    p.add_argument("--latent-dim", type=positive_int, default=LATENT_DIM,
+                   help=f"size of the generator's noise input (default {LATENT_DIM})")
+    p.add_argument("--images", default=IMAGES, metavar="DIR",
+                   help=f"folder for the grids <iteration>.png and progress.gif (default {IMAGES}/)")
+    p.add_argument("--run-dir", default=RUN_DIR, metavar="DIR", help=(
+        f"folder for history.csv, losses.png, {CHECKPOINT} and the final *.weights.h5 "
+        f"(default {RUN_DIR}/)"))
+    p.add_argument("--data", metavar="FILE",
+                   help="a local .npz in the layout of Keras's mnist.npz, instead of downloading MNIST")
+    p.add_argument("--seed", type=int,
+                   help="seed for weights, minibatches and noise: same seed, same losses on a CPU "
+                        "(default: a random seed, printed at the start)")
+    p.add_argument("--log-every", type=positive_int, metavar="N", help=(
+        "print the seed's log line every N iterations, also on a terminal "
+        "(default: a progress bar on a terminal, else a line every --sample-interval)"))
+    p.add_argument("--checkpoint-interval", type=positive_int, default=CHECKPOINT_INTERVAL, metavar="N",
+                   help=f"write {CHECKPOINT} every N iterations and at the end (default {CHECKPOINT_INTERVAL})")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run whose checkpoint is in --run-dir")
+    p.add_argument("--overwrite", action="store_true",
+                   help="start a new run even though --run-dir holds another run's checkpoint")
+    return p
+
+
+def train_main(argv):
+    args = train_parser().parse_args(argv)
+    if args.resume and args.overwrite:
+        raise UsageError("--resume and --overwrite contradict each other; pass one")
+    checkpoint = os.path.join(args.run_dir, CHECKPOINT)
+    if args.resume and not os.path.isfile(checkpoint):
+        raise UsageError(f"--resume: no checkpoint at {checkpoint}; "
+                         "start a new run without --resume, or pass the run's --run-dir")
+    if not args.resume and not args.overwrite and os.path.isfile(checkpoint):
+        raise UsageError(f"{args.run_dir}/ already holds a run's checkpoint; pass --resume to "
+                         "continue it, --overwrite to replace it, or another --run-dir")
+    (x_train, _), _ = load_mnist(args.data)
+    if args.batch_size > len(x_train):
+        raise UsageError(f"--batch-size {args.batch_size} is larger than the {len(x_train)} "
+                         "training digits; pass a smaller --batch-size")
+    ensure_writable_dir(args.images, "--images")
+    ensure_writable_dir(args.run_dir, "--run-dir")
+
+    seed = args.seed if args.seed is not None else int.from_bytes(os.urandom(4), "little") >> 1
+    keras.utils.set_random_seed(seed)  # weights' initial values
+    gan = GAN(latent_dim=args.latent_dim, seed=seed)
+    source = args.data or "keras.datasets.mnist"
+    print(f"gan_2014: {len(x_train)} digits from {source}, seed {seed}, "
+          f"{args.epochs} iterations of batch {args.batch_size}"
+          + (f", resuming from {checkpoint}" if args.resume else ""), flush=True)
+    t = time.perf_counter()
+    gan.train(to_tanh_range(x_train), epochs=args.epochs, batch_size=args.batch_size,
+              sample_interval=args.sample_interval, images=args.images, run_dir=args.run_dir,
+              checkpoint_interval=args.checkpoint_interval, log_every=args.log_every,
+              resume=args.resume, noise_seed=seed,
+              progress=sys.stdout.isatty() and args.log_every is None)
+    print(f"gan_2014: done in {time.perf_counter() - t:.0f} s; grids in {args.images}/, "
+          f"history, checkpoint and weights in {args.run_dir}/", flush=True)
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        train_main(argv)
+    except UsageError as e:
+        print(f"gan_2014.py: error: {e}", file=sys.stderr)
+        sys.exit(2)
+    except Stopped as e:
+        print(f"gan_2014.py: {e}", file=sys.stderr)
+        sys.exit(e.code)
+    except KeyboardInterrupt:
+        print("gan_2014.py: interrupted; files already written, the last checkpoint included, "
+              "are whole", file=sys.stderr)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()
