@@ -1,0 +1,141 @@
+"""The Parzen estimator against closed forms, the classifier figures' formulas,
+and `sample` / `evaluate` end to end on tiny data, bad input included."""
+import math
+import os
+
+import numpy as np
+import pytest
+
+import gan_2014
+from conftest import is_png
+
+D = 784
+
+
+def gaussian_log_norm(sigma):
+    return D * math.log(sigma * math.sqrt(2 * math.pi))
+
+
+def test_parzen_one_kernel_one_point_is_the_gaussian_log_density():
+    mu = np.zeros((1, D), np.float32)
+    x = np.zeros((1, D), np.float32)
+    x[0, :4] = 0.5  # squared distance 1
+    ll = gan_2014.parzen_log_likelihood(x, mu, [0.1, 0.5])
+    assert ll[0, 0] == pytest.approx(-1 / (2 * 0.01) - gaussian_log_norm(0.1), abs=1e-3)
+    assert ll[1, 0] == pytest.approx(-1 / (2 * 0.25) - gaussian_log_norm(0.5), abs=1e-3)
+
+
+def test_parzen_is_the_log_of_the_mean_of_the_kernels_and_stays_finite_far_away():
+    mu = np.zeros((2, D), np.float32)
+    mu[1, 0] = 3.0  # squared distances from x = 0: 0 and 9
+    x = np.zeros((1, D), np.float32)
+    sigma = 1.0
+    expected = math.log(0.5 * (1 + math.exp(-4.5))) - gaussian_log_norm(sigma)
+    assert gan_2014.parzen_log_likelihood(x, mu, sigma)[0, 0] == pytest.approx(expected, abs=1e-4)
+    far = np.full((1, D), 50.0, np.float32)  # exp underflows; log-mean-exp must not
+    assert np.isfinite(gan_2014.parzen_log_likelihood(far, mu, 0.1)).all()
+
+
+def test_parzen_chunking_does_not_change_the_result():
+    rng = np.random.default_rng(0)
+    x, mu = rng.random((37, D), np.float32), rng.random((50, D), np.float32)
+    assert np.allclose(gan_2014.parzen_log_likelihood(x, mu, [0.2, 0.4], chunk=5),
+                       gan_2014.parzen_log_likelihood(x, mu, [0.2, 0.4], chunk=1000), rtol=1e-6)
+
+
+def test_parzen_chooses_the_sigma_that_fits_the_validation_digits_best():
+    rng = np.random.default_rng(1)
+    samples = (rng.random((200, D)) < 0.2).astype(np.float32)
+    noisy = lambda s: np.clip(samples[:50] + rng.normal(0, s, (50, D)), 0, 1).astype(np.float32)
+    assert gan_2014.parzen_evaluate(samples, samples[:50], samples[:50])[2] == pytest.approx(0.1)
+    ll, se, sigma = gan_2014.parzen_evaluate(samples, noisy(0.3), noisy(0.3))
+    assert 0.2 < sigma < 0.5 and se > 0
+
+
+def test_frechet_distance_of_gaussians_matches_the_closed_form():
+    rng = np.random.default_rng(0)
+    a = rng.normal(0, 1, (200000, 3)) * [1.0, 2.0, 0.5]
+    b = rng.normal(0, 1, (200000, 3)) * [2.0, 1.0, 0.5] + [1.0, 0.0, 0.0]
+    # diagonal covariances: |mu1 - mu2|^2 + sum (s1 - s2)^2 = 1 + 1 + 1 + 0
+    assert gan_2014.frechet_distance(a, b) == pytest.approx(3.0, abs=0.05)
+    assert gan_2014.frechet_distance(a, a) == pytest.approx(0.0, abs=1e-6)
+
+
+class FakeJudge:
+    def __init__(self, probs):
+        self.probs = probs
+    def predict(self, x, **kwargs):
+        return np.zeros((len(x), 4)), self.probs
+
+
+def test_classifier_score_histogram_and_coverage_formulas():
+    confident_all_classes = np.eye(10)[np.arange(1000) % 10]
+    f = gan_2014.classifier_figures(FakeJudge(confident_all_classes), np.zeros((1000, 28, 28)))
+    assert f["score"] == pytest.approx(10, rel=1e-6) and f["covered"] == 10 and f["kl"] == pytest.approx(0)
+    collapsed = np.eye(10)[np.full(1000, 3)]
+    f = gan_2014.classifier_figures(FakeJudge(collapsed), np.zeros((1000, 28, 28)))
+    assert f["score"] == pytest.approx(1, rel=1e-6) and f["covered"] == 1
+    assert f["kl"] == pytest.approx(math.log(10))
+    assert f["hist"][3] == 1.0
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A run of a few iterations on tiny data, to sample from and evaluate."""
+    import conftest
+    folder = tmp_path_factory.mktemp("trained")
+    data = conftest.make_tiny_mnist(folder / "tiny.npz", n_train=200, n_test=50)
+    gan_2014.main(["--data", data, "--epochs", "3", "--batch-size", "16", "--seed", "2",
+                   "--images", str(folder / "images"), "--run-dir", str(folder / "run")])
+    return folder, data
+
+
+def test_sample_writes_a_grid_or_arrays_and_a_seed_repeats_them(trained, capsys):
+    folder, _ = trained
+    run = str(folder / "run")
+    gan_2014.main(["sample", "--weights", run, "--n", "9", "--out", str(folder / "s.png"), "--seed", "4"])
+    assert is_png(folder / "s.png")
+    gan_2014.main(["sample", "--weights", run, "--n", "9", "--out", str(folder / "a.npz"), "--seed", "4"])
+    gan_2014.main(["sample", "--weights", run + "/generator.weights.h5", "--n", "9",
+                   "--out", str(folder / "b.npy"), "--seed", "4"])
+    gan_2014.main(["sample", "--weights", run, "--n", "9", "--out", str(folder / "c.npy"), "--seed", "5"])
+    a, b, c = np.load(folder / "a.npz")["images"], np.load(folder / "b.npy"), np.load(folder / "c.npy")
+    assert a.shape == (9, 28, 28) and a.dtype == np.float32 and 0 <= a.min() and a.max() <= 1
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+
+
+def test_evaluate_prints_the_table_and_caches_the_classifier(trained, capsys):
+    folder, data = trained
+    argv = ["evaluate", "--weights", str(folder / "run"), "--data", data, "--samples", "100",
+            "--cache", str(folder / "cache")]
+    gan_2014.main(argv)
+    first = capsys.readouterr().out
+    assert "training the MNIST classifier" in first
+    for words in ("Parzen LL ± SE", "generator (100 samples)", "real training digits (first 100)",
+                  "test digits (reference)", "training digits 0-199 (the last 200", "class histogram"):
+        assert words in first
+    assert len(os.listdir(folder / "cache")) == 1
+    gan_2014.main(argv)
+    second = capsys.readouterr().out
+    assert "training the MNIST classifier" not in second
+    table = lambda out: [l for l in out.splitlines() if l.startswith(("generator (", "real training"))]
+    assert table(first) == table(second)  # same samples, same cached judge: same figures
+
+
+def fails(capsys, argv, words):
+    with pytest.raises(SystemExit) as exit_info:
+        gan_2014.main(argv)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exit_info.value.code == 2 and len(err) == 1 and words in err[0], err
+
+
+def test_sample_and_evaluate_refuse_bad_input_in_one_line(trained, capsys, tmp_path):
+    folder, data = trained
+    run = str(folder / "run")
+    fails(capsys, ["sample", "--weights", str(tmp_path)], "no generator weights at")
+    fails(capsys, ["evaluate", "--weights", str(tmp_path / "x.weights.h5"), "--data", data], "no generator weights")
+    fails(capsys, ["sample", "--weights", run, "--latent-dim", "64"], "pass the --latent-dim it was trained with")
+    (tmp_path / "bad.weights.h5").write_bytes(b"not hdf5")
+    fails(capsys, ["sample", "--weights", str(tmp_path / "bad.weights.h5")], "not a Keras generator weights file")
+    fails(capsys, ["evaluate", "--weights", run, "--samples", "0"], "--samples")
+    fails(capsys, ["sample", "--weights", run, "--out", str(tmp_path / "s.jpg")], "end it in .png, .npz or .npy")
