@@ -23,18 +23,26 @@ import tempfile
 import time
 import zipfile
 
-# TensorFlow's start-up chatter (CUDA probing, oneDNN notices) would bury the log.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
 import numpy as np
 import matplotlib
 
 matplotlib.use("Agg")  # files only, never a window: runs the same on a headless server
 import matplotlib.pyplot as plt
 from PIL import Image
-import tensorflow as tf
-import keras
-from keras import layers
+
+tf = keras = layers = None  # loaded by load_tensorflow(), once the command line checks out
+
+
+def load_tensorflow():
+    """Import TensorFlow and Keras. It takes seconds and prints CUDA notices that
+    no setting silences, so bad input is refused before this, in one clean line."""
+    global tf, keras, layers
+    if tf is None:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # the rest of its chatter
+        import tensorflow
+        import keras as keras_module
+        tf, keras, layers = tensorflow, keras_module, keras_module.layers
+    return tf
 
 # -----------------------------------------------------------------------------
 # Defaults: the seed's, each overridable from the command line (--help).
@@ -80,6 +88,7 @@ def load_mnist(path=None):
     here with a clear message rather than deep inside a training step.
     """
     if path is None:
+        load_tensorflow()
         try:
             return keras.datasets.mnist.load_data()
         except Exception as e:  # get_file wraps every network failure in a bare Exception
@@ -182,6 +191,7 @@ class GAN:
     model noise -> generator -> frozen discriminator that trains the generator."""
 
     def __init__(self, latent_dim=LATENT_DIM, seed=None, jit_compile=True):
+        load_tensorflow()
         self.latent_dim = latent_dim
         self.img_shape = (28, 28, 1)
 
@@ -576,13 +586,18 @@ def classifier_figures(judge, images01, test_features=None):
                 features=feats)
 
 
-def load_generator(weights, latent_dim):
-    """A GAN whose generator holds the weights from `weights` (a run folder or a
-    generator.weights.h5 file)."""
+def generator_weights_path(weights):
     path = os.path.join(weights, "generator.weights.h5") if os.path.isdir(weights) else weights
     if not os.path.isfile(path):
         raise UsageError(f"--weights {weights}: no generator weights at {path}; "
                          "pass a run folder or its generator.weights.h5")
+    return path
+
+
+def load_generator(weights, latent_dim):
+    """A GAN whose generator holds the weights from `weights` (a run folder or a
+    generator.weights.h5 file)."""
+    path = generator_weights_path(weights)
     gan = GAN(latent_dim=latent_dim, jit_compile=False)
     try:
         gan.generator.load_weights(path)
@@ -676,6 +691,7 @@ def train_main(argv):
     ensure_writable_dir(args.run_dir, "--run-dir")
 
     seed = args.seed if args.seed is not None else int.from_bytes(os.urandom(4), "little") >> 1
+    load_tensorflow()
     keras.utils.set_random_seed(seed)  # weights' initial values
     gan = GAN(latent_dim=args.latent_dim, seed=seed)
     source = args.data or "keras.datasets.mnist"
@@ -738,8 +754,9 @@ def evaluate_main(argv):
     p.add_argument("--cache", default=os.path.join(os.path.expanduser("~"), ".cache", "gan_2014"),
                    metavar="DIR", help="where the MNIST classifier is cached (default ~/.cache/gan_2014)")
     args = p.parse_args(argv)
-    gan = load_generator(args.weights, args.latent_dim)
+    generator_weights_path(args.weights)  # refuse a wrong path before a download
     (x_train, y_train), (x_test, y_test) = load_mnist(args.data)
+    gan = load_generator(args.weights, args.latent_dim)
     t0 = time.perf_counter()
     to01 = lambda x: x.astype(np.float32) / 255.0
     n = len(x_train)

@@ -82,7 +82,8 @@ def test_failed_download_names_the_data_option(capsys, workdir, monkeypatch):
     def offline():
         raise Exception("URL fetch failure on https://storage.googleapis.com/mnist.npz: None -- "
                         "[Errno -3] Temporary failure in name resolution")
-    monkeypatch.setattr(gan_2014.keras.datasets.mnist, "load_data", offline)
+    import keras
+    monkeypatch.setattr(keras.datasets.mnist, "load_data", offline)
     line = fail(capsys, [])
     assert "could not download MNIST" in line and "--data FILE" in line
 
@@ -100,10 +101,11 @@ def test_bad_input_leaves_earlier_grids_and_checkpoint_untouched(capsys, workdir
     assert (workdir / "run" / "checkpoint.npz").read_bytes() == b"earlier checkpoint"
 
 
-def test_command_line_error_is_one_line_without_traceback(tmp_path):
-    result = run_script("--data", "missing.npz", cwd=tmp_path)
+@pytest.mark.parametrize("argv", [["--data", "missing.npz"], ["sample", "--weights", "nowhere"]])
+def test_command_line_error_is_exactly_one_line_on_stderr(tmp_path, argv):
+    result = run_script(*argv, cwd=tmp_path)
     assert result.returncode == 2
     assert result.stdout == ""
-    assert result.stderr.strip().splitlines()[-1] == "gan_2014.py: error: --data missing.npz: no such file"
-    assert "Traceback" not in result.stderr
+    assert len(result.stderr.splitlines()) == 1 and result.stderr.startswith("gan_2014.py: error: ")
+    assert ("no such file" if argv[0] == "--data" else "no generator weights") in result.stderr
     assert not os.path.exists(tmp_path / "images") and not os.path.exists(tmp_path / "run")
