@@ -42,7 +42,35 @@ def load_tensorflow():
         import tensorflow
         import keras as keras_module
         tf, keras, layers = tensorflow, keras_module, keras_module.layers
+        define_maxout()
     return tf
+
+
+Maxout = None  # a Keras layer, defined once Keras is loaded
+
+
+def define_maxout():
+    global Maxout
+
+    class MaxoutLayer(keras.layers.Layer):
+        """Maxout (Goodfellow et al. 2013), as pylearn2's: the max over each group of
+        `pieces` consecutive inputs, so 1200 inputs in 5 pieces give 240 units."""
+
+        def __init__(self, pieces, **kwargs):
+            super().__init__(**kwargs)
+            self.pieces = pieces
+
+        def call(self, x):
+            units = x.shape[-1] // self.pieces
+            return keras.ops.max(keras.ops.reshape(x, (-1, units, self.pieces)), axis=-1)
+
+        def compute_output_shape(self, input_shape):
+            return (*input_shape[:-1], input_shape[-1] // self.pieces)
+
+        def get_config(self):
+            return {**super().get_config(), "pieces": self.pieces}
+
+    Maxout = MaxoutLayer
 
 # -----------------------------------------------------------------------------
 # Defaults: the seed's, each overridable from the command line (--help).
@@ -55,6 +83,8 @@ BETA_1 = 0.5
 IMAGES = "images"         # the sample grids
 RUN_DIR = "run"           # history, plots, checkpoint, final weights
 CHECKPOINT_INTERVAL = 1000
+ARCH = "seed"             # or "paper": the authors' released MNIST model (see README)
+PAPER_BATCH_SIZE = 100    # the authors' mnist.yaml
 LOG_LINE = "%d [D loss: %f, acc.: %.2f%%] [G loss: %f]"  # the seed's line, verbatim
 # -----------------------------------------------------------------------------
 
@@ -132,6 +162,11 @@ def to_tanh_range(x):
     return (x.astype(np.float32) / 127.5 - 1.0)[..., None]
 
 
+def to_model_range(x, arch):
+    """The seed's tanh generator works in [-1, 1]; the paper's sigmoid one in [0, 1]."""
+    return to_tanh_range(x) if arch == "seed" else (x.astype(np.float32) / 255.0)[..., None]
+
+
 # -----------------------------------------------------------------------------
 # Files written so that a crash or kill never leaves half a file under the final name
 
@@ -144,7 +179,10 @@ def atomic_write(path, write):
         ext = ".weights.h5"
     fd, tmp = tempfile.mkstemp(prefix=f".{stem}-", suffix=ext, dir=folder)
     os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
     try:
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's files are private; ours are ordinary files
         write(tmp)
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
@@ -155,7 +193,11 @@ def atomic_write(path, write):
         raise
 
 
-def save_grid(images, path, scale=3):
+GRID_SCALE = 3  # grid PNGs: each digit pixel as 3x3 screen pixels
+GIF_SCALE = 2   # progress.gif: 2x2, to keep 150 frames to a few MB
+
+
+def save_grid(images, path, scale=GRID_SCALE):
     """A 5x5 mosaic of [0, 1] grey digits, 2 px apart, scaled up for a screen."""
     n, h, w = images.shape[0], images.shape[1], images.shape[2]
     rows = cols = int(math.ceil(math.sqrt(n)))
@@ -186,14 +228,28 @@ def ensure_writable_dir(path, option):
 # The model
 
 
+def paper_schedule(update, epoch):
+    """mnist.yaml's schedule for update `update` (0-based) in pass `epoch` (0-based):
+    the learning rate 0.1 divided by 1.000004 per update, down to 1e-6
+    (ExponentialDecay); momentum 0.5 rising linearly to 0.7 from epoch 1 to 250
+    (MomentumAdjustor, start 1, saturate 250, counting from 1 in the first pass)."""
+    lr = tf.maximum(0.1 * tf.exp(-tf.cast(update, tf.float64) * np.log(1.000004)), 1e-6)
+    momentum = 0.5 + 0.2 * tf.minimum(tf.cast(epoch, tf.float64) / 249.0, 1.0)
+    return tf.cast(lr, tf.float32), tf.cast(momentum, tf.float32)
+
+
 class GAN:
     """The seed's GAN: an MLP generator, an MLP discriminator, and a combined
     model noise -> generator -> frozen discriminator that trains the generator."""
 
-    def __init__(self, latent_dim=LATENT_DIM, seed=None, jit_compile=True):
+    def __init__(self, latent_dim=LATENT_DIM, seed=None, jit_compile=True, arch=ARCH, pixel_means=None):
         load_tensorflow()
         self.latent_dim = latent_dim
         self.img_shape = (28, 28, 1)
+        self.arch = arch
+        if arch == "paper":
+            self._init_paper(seed, jit_compile, pixel_means)
+            return
 
         self.discriminator = self.build_discriminator()
         # Each model gets its own Adam: a Keras 3 optimizer is bound to the
@@ -230,6 +286,8 @@ class GAN:
 
     def build_generator(self):
         """100 -> 256 -> 512 -> 1024 -> 784 (tanh), LeakyReLU 0.2 then BatchNorm 0.8."""
+        if self.arch == "paper":
+            return self.build_paper_generator()
         return keras.Sequential([
             keras.Input(shape=(self.latent_dim,)),
             layers.Dense(256), layers.LeakyReLU(0.2), layers.BatchNormalization(momentum=0.8),
@@ -241,6 +299,8 @@ class GAN:
 
     def build_discriminator(self):
         """784 -> 512 -> 256 -> 1 (sigmoid): the probability that an image is real."""
+        if self.arch == "paper":
+            return self.build_paper_discriminator()
         return keras.Sequential([
             keras.Input(shape=self.img_shape),
             layers.Flatten(),
@@ -248,6 +308,88 @@ class GAN:
             layers.Dense(256), layers.LeakyReLU(0.2),
             layers.Dense(1, activation="sigmoid"),
         ], name="discriminator")
+
+    # --- --arch paper: the authors' released MNIST model (goodfeli/adversarial, mnist.yaml) ---
+
+    def build_paper_generator(self, output_bias=None):
+        """100 -> 1200 ReLU -> 1200 ReLU -> 784 sigmoid, weights uniform in +-0.05."""
+        init = lambda: keras.initializers.RandomUniform(-0.05, 0.05)
+        bias = "zeros" if output_bias is None else keras.initializers.Constant(output_bias)
+        return keras.Sequential([
+            keras.Input(shape=(self.latent_dim,)),
+            layers.Dense(1200, activation="relu", kernel_initializer=init()),
+            layers.Dense(1200, activation="relu", kernel_initializer=init()),
+            layers.Dense(784, activation="sigmoid", kernel_initializer=init(), bias_initializer=bias),
+            layers.Reshape(self.img_shape),
+        ], name="generator")
+
+    def build_paper_discriminator(self):
+        """Two maxout layers of 240 units x 5 pieces, sigmoid out, weights uniform in
+        +-0.005; dropout keeps inputs with p 0.8 and hidden units with p 0.5, scaled
+        by 1/p (the yaml's input_scales 1.25 and 2), as Keras's Dropout does."""
+        init = lambda: keras.initializers.RandomUniform(-0.005, 0.005)
+        return keras.Sequential([
+            keras.Input(shape=self.img_shape),
+            layers.Flatten(),
+            layers.Dropout(0.2), layers.Dense(240 * 5, kernel_initializer=init()), Maxout(5),
+            layers.Dropout(0.5), layers.Dense(240 * 5, kernel_initializer=init()), Maxout(5),
+            layers.Dropout(0.5), layers.Dense(1, activation="sigmoid", kernel_initializer=init()),
+        ], name="discriminator")
+
+    def _init_paper(self, seed, jit_compile, pixel_means):
+        # The output bias starts at the logit of each pixel's mean, as pylearn2's
+        # init_sigmoid_bias_from_marginals, so the first samples are the mean digit.
+        bias = None
+        if pixel_means is not None:
+            p = np.clip(np.asarray(pixel_means, np.float64).reshape(-1), 1e-4, 1 - 1e-4)
+            bias = np.log(p / (1 - p)).astype(np.float32)
+        self.generator = self.build_paper_generator(bias)
+        self.discriminator = self.build_paper_discriminator()
+        self.paper_params = self.generator.trainable_variables + self.discriminator.trainable_variables
+        # SGD with momentum written out (pylearn2's rule: inc = m inc - lr grad;
+        # param += inc) because the yaml changes the momentum as training goes.
+        self.velocities = [keras.Variable(np.zeros(v.shape, np.float32), trainable=False)
+                           for v in self.paper_params]
+        self.updates = keras.Variable(0, dtype="int64", trainable=False)
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.shuffle_seed = keras.Variable(
+            int(seed if seed is not None else np.random.randint(2 ** 31 - 1)) % (2 ** 31 - 1),
+            dtype="int32", trainable=False)
+        self._paper_step = tf.function(self._paper_iteration, jit_compile=jit_compile)
+
+    def _paper_iteration(self, x_train, batch_size):
+        """One update of the authors' AdversaryCost2: one minibatch of real digits
+        (shuffled passes over the data, as pylearn2's SGD), one of samples, and D
+        and G stepped together from the same forward pass."""
+        n = tf.shape(x_train)[0]
+        per_epoch = tf.cast(n // batch_size, tf.int64)
+        t = tf.convert_to_tensor(self.updates)
+        epoch, pos = t // per_epoch, t % per_epoch
+        order = tf.argsort(tf.random.stateless_uniform(
+            [n], seed=tf.stack([tf.convert_to_tensor(self.shuffle_seed), tf.cast(epoch, tf.int32)])))
+        # a gather, not order[a:b]: XLA would compile anew for every slice position
+        real = tf.gather(x_train, tf.gather(order, pos * batch_size + tf.range(batch_size, dtype=tf.int64)))
+        z = keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
+        ones, zeros = tf.ones((batch_size, 1)), tf.zeros((batch_size, 1))
+        bce = keras.losses.binary_crossentropy
+        with tf.GradientTape(persistent=True) as tape:
+            y_real = self.discriminator(real, training=True)
+            y_fake = self.discriminator(self.generator(z, training=True), training=True)
+            loss_real = tf.reduce_mean(bce(ones, y_real))
+            loss_fake = tf.reduce_mean(bce(zeros, y_fake))
+            d_obj = 0.5 * (loss_real + loss_fake)
+            g_obj = tf.reduce_mean(bce(ones, y_fake))  # non-saturating, through the same dropout masks
+        g_vars = self.generator.trainable_variables
+        d_vars = self.discriminator.trainable_variables
+        grads = tape.gradient(g_obj, g_vars) + tape.gradient(d_obj, d_vars)
+        lr, momentum = paper_schedule(t, epoch)
+        for param, velocity, grad in zip(g_vars + d_vars, self.velocities, grads):
+            velocity.assign(momentum * velocity - lr * grad)
+            param.assign_add(velocity)
+        self.updates.assign_add(1)
+        acc_real = tf.reduce_mean(tf.cast(y_real > 0.5, tf.float32))
+        acc_fake = tf.reduce_mean(tf.cast(y_fake < 0.5, tf.float32))
+        return tf.stack([loss_real, acc_real, loss_fake, acc_fake, g_obj])
 
     def _draw_batch(self, x_train, batch_size):
         """A minibatch of real digits (with replacement, as the seed's randint), the
@@ -270,6 +412,9 @@ class GAN:
         then on generated ones (label 0), then the generator through the combined
         model on fresh noise labelled 1 (the paper's non-saturating loss, sec. 3).
         Returns ([d_loss_real, d_acc_real], [d_loss_fake, d_acc_fake], g_loss)."""
+        if self.arch == "paper":  # the authors' loop: one joint update, see _paper_iteration
+            r_loss, r_acc, f_loss, f_acc, g_loss = (float(v) for v in self._paper_step(x_train, batch_size))
+            return [r_loss, r_acc], [f_loss, f_acc], g_loss
         imgs, gen_imgs, noise = self._draw(x_train, batch_size)
         valid, fake = self.labels(batch_size)
         self.discriminator.trainable = True
@@ -282,19 +427,26 @@ class GAN:
     def sample_images(self, iteration, folder, noise):
         """Save images/<iteration>.png: a 5x5 grid of the generator's digits for the
         run's fixed noise, rescaled from tanh's [-1, 1] to [0, 1]."""
-        gen_imgs = self.generator(noise, training=False).numpy()
-        save_grid(0.5 * gen_imgs + 0.5, os.path.join(folder, f"{iteration}.png"))
+        gen_imgs = self.to_unit(self.generator(noise, training=False).numpy())
+        save_grid(gen_imgs, os.path.join(folder, f"{iteration}.png"))
+
+    def to_unit(self, images):
+        """Generator output -> pixels in [0, 1]."""
+        return 0.5 * images + 0.5 if self.arch == "seed" else images
 
     # --- checkpoints: everything a resumed run needs to continue the same run ---
 
     def state_variables(self):
+        if self.arch == "paper":
+            return (self.generator.variables + self.discriminator.variables + self.velocities
+                    + [self.updates, self.shuffle_seed, self.seed_generator.state])
         return (self.generator.variables + self.discriminator.variables
                 + self.discriminator.optimizer.variables + self.combined.optimizer.variables
                 + [self.seed_generator.state])
 
     def save_checkpoint(self, path, iteration, elapsed, fixed_noise):
         arrays = {f"v{i}": v.numpy() for i, v in enumerate(self.state_variables())}
-        meta = json.dumps({"arch": "seed", "latent_dim": self.latent_dim,
+        meta = json.dumps({"arch": self.arch, "latent_dim": self.latent_dim,
                            "iteration": iteration, "elapsed": elapsed})
         atomic_write(path, lambda tmp: np.savez(tmp, meta=np.array(meta),
                                                 fixed_noise=fixed_noise, **arrays))
@@ -309,10 +461,10 @@ class GAN:
         except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile):
             raise UsageError(f"{path}: truncated or corrupt checkpoint; "
                              "start a new run with --overwrite or another --run-dir") from None
-        if meta.get("latent_dim") != self.latent_dim or meta.get("arch") != "seed":
+        if meta.get("latent_dim") != self.latent_dim or meta.get("arch") != self.arch:
             raise UsageError(f"{path}: checkpoint is for arch {meta.get('arch')} with latent size "
-                             f"{meta.get('latent_dim')}, not arch seed with {self.latent_dim}; "
-                             "pass the options it was trained with")
+                             f"{meta.get('latent_dim')}, not arch {self.arch} with {self.latent_dim}; "
+                             "pass the --arch and --latent-dim it was trained with")
         variables = self.state_variables()
         shapes = [arrays.get(f"v{i}", np.empty(0)).shape for i in range(len(variables))]
         if shapes != [tuple(v.shape) for v in variables] or f"v{len(variables)}" in arrays:
@@ -464,7 +616,12 @@ def plot_history(history, path):
 def make_gif(folder, last, path):
     """progress.gif: every grid of the run, in order, the last one held longer."""
     names = sorted((int(n[:-4]) for n in os.listdir(folder) if n[:-4].isdigit() and n.endswith(".png")))
-    frames = [Image.open(os.path.join(folder, f"{n}.png")).convert("L") for n in names if n <= last]
+    def frame(n):
+        with Image.open(os.path.join(folder, f"{n}.png")) as img:
+            w, h = img.width // GRID_SCALE, img.height // GRID_SCALE
+            return img.convert("L").resize((w, h), Image.NEAREST).resize((w * GIF_SCALE, h * GIF_SCALE),
+                                                                       Image.NEAREST)
+    frames = [frame(n) for n in names if n <= last]
     if not frames:
         return
     durations = [120] * (len(frames) - 1) + [2000]
@@ -594,18 +751,18 @@ def generator_weights_path(weights):
     return path
 
 
-def load_generator(weights, latent_dim):
+def load_generator(weights, latent_dim, arch=ARCH):
     """A GAN whose generator holds the weights from `weights` (a run folder or a
     generator.weights.h5 file)."""
     path = generator_weights_path(weights)
-    gan = GAN(latent_dim=latent_dim, jit_compile=False)
+    gan = GAN(latent_dim=latent_dim, jit_compile=False, arch=arch)
     try:
         gan.generator.load_weights(path)
     except (ValueError, OSError, KeyError, TypeError) as e:
         mismatch = "shape" in str(e) or "expected" in str(e).lower()
         raise UsageError(f"--weights {path}: " + (
-            f"weights do not fit the seed generator with latent size {latent_dim}; "
-            "pass the --latent-dim it was trained with" if mismatch else
+            f"weights do not fit the {arch} generator with latent size {latent_dim}; "
+            "pass the --arch and --latent-dim it was trained with" if mismatch else
             "not a Keras generator weights file")) from None
     return gan
 
@@ -614,7 +771,7 @@ def generate(gan, n, seed, batch=1000):
     """n samples in [0, 1] from the generator (inference-mode BatchNorm), as (n, 28, 28)."""
     z = np.random.default_rng(seed).normal(0, 1, (n, gan.latent_dim)).astype(np.float32)
     out = [gan.generator(z[i:i + batch], training=False).numpy() for i in range(0, n, batch)]
-    return 0.5 * np.concatenate(out)[..., 0] + 0.5
+    return gan.to_unit(np.concatenate(out))[..., 0]
 
 
 # -----------------------------------------------------------------------------
@@ -644,8 +801,11 @@ def train_parser():
     p.add_argument("--epochs", type=positive_int, default=EPOCHS, help=(
         "minibatch iterations to train, the seed's 'epochs' "
         f"(default {EPOCHS}; 30000 x 32 digits is about 16 passes over 60,000)"))
-    p.add_argument("--batch-size", type=positive_int, default=BATCH_SIZE,
-                   help=f"real and fake digits per step (default {BATCH_SIZE})")
+    p.add_argument("--arch", choices=["seed", "paper"], default=ARCH, help=(
+        "seed: the seed's Keras-GAN networks and loop (default); paper: the authors' released "
+        "MNIST model (maxout discriminator, SGD with momentum, one joint update per iteration)"))
+    p.add_argument("--batch-size", type=positive_int,
+                   help=f"real and fake digits per step (default {BATCH_SIZE}; {PAPER_BATCH_SIZE} with --arch paper)")
     p.add_argument("--sample-interval", type=positive_int, default=SAMPLE_INTERVAL,
                    help=f"save a 5x5 grid every this many iterations, and after the last (default {SAMPLE_INTERVAL})")
     p.add_argument("--latent-dim", type=positive_int, default=LATENT_DIM,
@@ -674,6 +834,8 @@ def train_parser():
 
 def train_main(argv):
     args = train_parser().parse_args(argv)
+    if args.batch_size is None:
+        args.batch_size = PAPER_BATCH_SIZE if args.arch == "paper" else BATCH_SIZE
     if args.resume and args.overwrite:
         raise UsageError("--resume and --overwrite contradict each other; pass one")
     checkpoint = os.path.join(args.run_dir, CHECKPOINT)
@@ -693,13 +855,14 @@ def train_main(argv):
     seed = args.seed if args.seed is not None else int.from_bytes(os.urandom(4), "little") >> 1
     load_tensorflow()
     keras.utils.set_random_seed(seed)  # weights' initial values
-    gan = GAN(latent_dim=args.latent_dim, seed=seed)
+    gan = GAN(latent_dim=args.latent_dim, seed=seed, arch=args.arch,
+              pixel_means=x_train.reshape(len(x_train), -1).mean(0) / 255.0)
     source = args.data or "keras.datasets.mnist"
-    print(f"gan_2014: {len(x_train)} digits from {source}, seed {seed}, "
+    print(f"gan_2014: arch {args.arch}, {len(x_train)} digits from {source}, seed {seed}, "
           f"{args.epochs} iterations of batch {args.batch_size}"
           + (f", resuming from {checkpoint}" if args.resume else ""), flush=True)
     t = time.perf_counter()
-    gan.train(to_tanh_range(x_train), epochs=args.epochs, batch_size=args.batch_size,
+    gan.train(to_model_range(x_train, args.arch), epochs=args.epochs, batch_size=args.batch_size,
               sample_interval=args.sample_interval, images=args.images, run_dir=args.run_dir,
               checkpoint_interval=args.checkpoint_interval, log_every=args.log_every,
               resume=args.resume, noise_seed=seed,
@@ -718,6 +881,8 @@ def sample_main(argv):
         "FILE.png: a grid; FILE.npz or FILE.npy: the digits as float32 (n, 28, 28) in [0, 1] "
         "(default samples.png)"))
     p.add_argument("--seed", type=int, help="seed of the noise: same seed, same digits (default: random, printed)")
+    p.add_argument("--arch", choices=["seed", "paper"], default=ARCH,
+                   help=f"the --arch the generator was trained with (default {ARCH})")
     p.add_argument("--latent-dim", type=positive_int, default=LATENT_DIM,
                    help=f"the latent size the generator was trained with (default {LATENT_DIM})")
     args = p.parse_args(argv)
@@ -726,7 +891,7 @@ def sample_main(argv):
         raise UsageError(f"--out {args.out}: unknown kind of file; end it in .png, .npz or .npy")
     folder = os.path.dirname(os.path.abspath(args.out))
     ensure_writable_dir(folder, "--out")
-    gan = load_generator(args.weights, args.latent_dim)
+    gan = load_generator(args.weights, args.latent_dim, args.arch)
     seed = args.seed if args.seed is not None else int.from_bytes(os.urandom(4), "little") >> 1
     images = generate(gan, args.n, seed)
     if ext == ".png":
@@ -749,6 +914,8 @@ def evaluate_main(argv):
     p.add_argument("--samples", type=positive_int, default=10000,
                    help="generator samples for the Parzen windows (default 10000, as the authors)")
     p.add_argument("--seed", type=int, default=0, help="seed of the samples' noise (default 0)")
+    p.add_argument("--arch", choices=["seed", "paper"], default=ARCH,
+                   help=f"the --arch the generator was trained with (default {ARCH})")
     p.add_argument("--latent-dim", type=positive_int, default=LATENT_DIM,
                    help=f"the latent size the generator was trained with (default {LATENT_DIM})")
     p.add_argument("--cache", default=os.path.join(os.path.expanduser("~"), ".cache", "gan_2014"),
@@ -756,7 +923,7 @@ def evaluate_main(argv):
     args = p.parse_args(argv)
     generator_weights_path(args.weights)  # refuse a wrong path before a download
     (x_train, y_train), (x_test, y_test) = load_mnist(args.data)
-    gan = load_generator(args.weights, args.latent_dim)
+    gan = load_generator(args.weights, args.latent_dim, args.arch)
     t0 = time.perf_counter()
     to01 = lambda x: x.astype(np.float32) / 255.0
     n = len(x_train)

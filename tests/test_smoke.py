@@ -24,6 +24,13 @@ def test_command_line_run_writes_grids_history_and_weights(tmp_path, tiny_data):
     for name in ("losses.png", "checkpoint.npz", "generator.weights.h5", "discriminator.weights.h5"):
         assert os.path.getsize(tmp_path / "run" / name) > 0
     assert is_png(tmp_path / "run" / "losses.png")
+    # written via temporary files, yet ordinary files: the umask's permissions, not mkstemp's 0600
+    umask = os.umask(0)
+    os.umask(umask)
+    for path in [tmp_path / "images" / "7.png", tmp_path / "run" / "checkpoint.npz",
+                 tmp_path / "run" / "generator.weights.h5"]:
+        assert os.stat(path).st_mode & 0o777 == 0o666 & ~umask
+    assert not [n for n in os.listdir(tmp_path / "run") + os.listdir(tmp_path / "images") if n.startswith(".")]
 
 
 def test_grid_is_a_5x5_mosaic_of_the_fixed_noise_scaled_to_0_1(tmp_path, tiny_data):
