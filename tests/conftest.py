@@ -8,8 +8,10 @@ import tempfile
 # Every test process compiles the same few XLA programs; a persistent cache
 # (TensorFlow's own, set before it loads, inherited by the script's
 # subprocesses) saves seconds each time without changing what runs.
+# One cache per pytest-xdist worker, so that two processes never write one file.
 os.environ.setdefault("TF_XLA_FLAGS", "--tf_xla_persistent_cache_directory="
-                      + os.path.join(tempfile.gettempdir(), "gan_2014-test-xla-cache")
+                      + os.path.join(tempfile.gettempdir(), "gan_2014-test-xla-cache",
+                                     os.environ.get("PYTEST_XDIST_WORKER", "main"))
                       + " --tf_xla_persistent_cache_device_types=CPU,GPU")
 
 import numpy as np

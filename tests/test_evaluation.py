@@ -134,7 +134,7 @@ def test_sample_and_evaluate_refuse_bad_input_in_one_line(trained, capsys, tmp_p
     run = str(folder / "run")
     fails(capsys, ["sample", "--weights", str(tmp_path)], "no generator weights at")
     fails(capsys, ["evaluate", "--weights", str(tmp_path / "x.weights.h5"), "--data", data], "no generator weights")
-    fails(capsys, ["sample", "--weights", run, "--latent-dim", "64"], "pass the --latent-dim it was trained with")
+    fails(capsys, ["sample", "--weights", run, "--latent-dim", "64"], "pass the --arch and --latent-dim it was trained with")
     (tmp_path / "bad.weights.h5").write_bytes(b"not hdf5")
     fails(capsys, ["sample", "--weights", str(tmp_path / "bad.weights.h5")], "not a Keras generator weights file")
     fails(capsys, ["evaluate", "--weights", run, "--samples", "0"], "--samples")
