@@ -240,7 +240,8 @@ def paper_schedule(update, epoch):
 
 class GAN:
     """The seed's GAN: an MLP generator, an MLP discriminator, and a combined
-    model noise -> generator -> frozen discriminator that trains the generator."""
+    model noise -> generator -> frozen discriminator that trains the generator.
+    With arch="paper", the authors' released MNIST model and its one-step update."""
 
     def __init__(self, latent_dim=LATENT_DIM, seed=None, jit_compile=True, arch=ARCH, pixel_means=None):
         load_tensorflow()
@@ -426,7 +427,7 @@ class GAN:
 
     def sample_images(self, iteration, folder, noise):
         """Save images/<iteration>.png: a 5x5 grid of the generator's digits for the
-        run's fixed noise, rescaled from tanh's [-1, 1] to [0, 1]."""
+        run's fixed noise, as pixels in [0, 1]."""
         gen_imgs = self.to_unit(self.generator(noise, training=False).numpy())
         save_grid(gen_imgs, os.path.join(folder, f"{iteration}.png"))
 
@@ -448,9 +449,9 @@ class GAN:
         arrays = {f"v{i}": v.numpy() for i, v in enumerate(self.state_variables())}
         meta = json.dumps({"arch": self.arch, "latent_dim": self.latent_dim,
                            "iteration": iteration, "elapsed": elapsed})
+        # np.savez would append .npz to a name without it; atomic_write's temporary name has it.
         atomic_write(path, lambda tmp: np.savez(tmp, meta=np.array(meta),
                                                 fixed_noise=fixed_noise, **arrays))
-        # np.savez appends .npz to a name without it; mkstemp's suffix already has it.
 
     def load_checkpoint(self, path):
         """Restore a checkpoint; returns (iteration, elapsed, fixed_noise)."""
@@ -485,7 +486,8 @@ class GAN:
               sample_interval=SAMPLE_INTERVAL, images=IMAGES, run_dir=RUN_DIR,
               checkpoint_interval=CHECKPOINT_INTERVAL, log_every=None, resume=False,
               noise_seed=None, progress=None):
-        """Train for `epochs` iterations (the seed's word) on float digits in [-1, 1].
+        """Train for `epochs` iterations (the seed's word) on float digits in the
+        model's range (`to_model_range`).
 
         Grids go to `images`; history.csv, losses.png, the checkpoint and the
         final weights to `run_dir`. With `resume`, continue from the checkpoint

@@ -23,7 +23,7 @@ REAL_DATA = os.path.join(ROOT, "..", "shared", "data", "mnist-24k.npz")
 sys.path.insert(0, ROOT)
 
 
-def make_tiny_mnist(path, n_train=64, n_test=16, seed=0):
+def make_tiny_mnist(path, n_train=200, n_test=50, seed=0):
     """Digit-like uint8 images: a bright blob on black, in Keras's mnist.npz layout."""
     rng = np.random.default_rng(seed)
     def images(n):

@@ -35,8 +35,8 @@ def test_non_positive_or_non_numeric_option_is_refused(capsys, workdir, option, 
 
 
 def test_batch_larger_than_the_data_is_refused(capsys, workdir, tiny_data):
-    line = fail(capsys, ["--data", tiny_data, "--batch-size", "65"])
-    assert "--batch-size 65" in line and "64 training digits" in line
+    line = fail(capsys, ["--data", tiny_data, "--batch-size", "201"])
+    assert "--batch-size 201" in line and "200 training digits" in line
 
 
 def test_images_path_that_cannot_be_written_is_refused(capsys, workdir, tiny_data):
