@@ -346,11 +346,11 @@ class GAN:
             bias = np.log(p / (1 - p)).astype(np.float32)
         self.generator = self.build_paper_generator(bias)
         self.discriminator = self.build_paper_discriminator()
-        self.paper_params = self.generator.trainable_variables + self.discriminator.trainable_variables
         # SGD with momentum written out (pylearn2's rule: inc = m inc - lr grad;
         # param += inc) because the yaml changes the momentum as training goes.
         self.velocities = [keras.Variable(np.zeros(v.shape, np.float32), trainable=False)
-                           for v in self.paper_params]
+                           for v in self.generator.trainable_variables
+                           + self.discriminator.trainable_variables]
         self.updates = keras.Variable(0, dtype="int64", trainable=False)
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.shuffle_seed = keras.Variable(
@@ -873,20 +873,25 @@ def train_main(argv):
           f"history, checkpoint and weights in {args.run_dir}/", flush=True)
 
 
+def add_generator_options(p):
+    """The options that find a trained generator and rebuild it: shared by sample and evaluate."""
+    p.add_argument("--weights", required=True, metavar="PATH",
+                   help="a run folder (its generator.weights.h5) or a generator.weights.h5 file")
+    p.add_argument("--arch", choices=["seed", "paper"], default=ARCH,
+                   help=f"the --arch the generator was trained with (default {ARCH})")
+    p.add_argument("--latent-dim", type=positive_int, default=LATENT_DIM,
+                   help=f"the latent size the generator was trained with (default {LATENT_DIM})")
+
+
 def sample_main(argv):
     p = Parser(prog="gan_2014.py sample",
                description="New digits from a trained generator, as a grid or as an array file.")
-    p.add_argument("--weights", required=True, metavar="PATH",
-                   help="a run folder (its generator.weights.h5) or a generator.weights.h5 file")
+    add_generator_options(p)
     p.add_argument("--n", type=positive_int, default=25, help="how many digits (default 25)")
     p.add_argument("--out", default="samples.png", metavar="FILE", help=(
         "FILE.png: a grid; FILE.npz or FILE.npy: the digits as float32 (n, 28, 28) in [0, 1] "
         "(default samples.png)"))
     p.add_argument("--seed", type=int, help="seed of the noise: same seed, same digits (default: random, printed)")
-    p.add_argument("--arch", choices=["seed", "paper"], default=ARCH,
-                   help=f"the --arch the generator was trained with (default {ARCH})")
-    p.add_argument("--latent-dim", type=positive_int, default=LATENT_DIM,
-                   help=f"the latent size the generator was trained with (default {LATENT_DIM})")
     args = p.parse_args(argv)
     ext = os.path.splitext(args.out)[1].lower()
     if ext not in (".png", ".npz", ".npy"):
@@ -910,16 +915,11 @@ def evaluate_main(argv):
         "Parzen-window log-likelihood of the test digits by the authors' protocol (Goodfellow "
         "et al. 2014, Table 1), and classifier-based quality and mode coverage, for a trained "
         "generator and, as the reference row, for real training digits."))
-    p.add_argument("--weights", required=True, metavar="PATH",
-                   help="a run folder (its generator.weights.h5) or a generator.weights.h5 file")
+    add_generator_options(p)
     p.add_argument("--data", metavar="FILE", help="a local MNIST .npz instead of downloading (as for training)")
     p.add_argument("--samples", type=positive_int, default=10000,
                    help="generator samples for the Parzen windows (default 10000, as the authors)")
     p.add_argument("--seed", type=int, default=0, help="seed of the samples' noise (default 0)")
-    p.add_argument("--arch", choices=["seed", "paper"], default=ARCH,
-                   help=f"the --arch the generator was trained with (default {ARCH})")
-    p.add_argument("--latent-dim", type=positive_int, default=LATENT_DIM,
-                   help=f"the latent size the generator was trained with (default {LATENT_DIM})")
     p.add_argument("--cache", default=os.path.join(os.path.expanduser("~"), ".cache", "gan_2014"),
                    metavar="DIR", help="where the MNIST classifier is cached (default ~/.cache/gan_2014)")
     args = p.parse_args(argv)
