@@ -47,6 +47,7 @@ def test_generator_output_bias_starts_at_the_pixel_marginals(paper):
 
 
 def test_schedule_follows_the_yaml():
+    gan_2014.load_tensorflow()  # on its own in a worker, nothing else has loaded it yet
     lr, m = gan_2014.paper_schedule(0, 0)
     assert float(lr) == pytest.approx(0.1) and float(m) == pytest.approx(0.5)
     lr, m = gan_2014.paper_schedule(100000, 1)  # one pass done: MomentumAdjustor's count is 2
