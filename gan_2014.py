@@ -339,10 +339,11 @@ class GAN:
 
     def _init_paper(self, seed, jit_compile, pixel_means):
         # The output bias starts at the logit of each pixel's mean, as pylearn2's
-        # init_sigmoid_bias_from_marginals, so the first samples are the mean digit.
+        # init_sigmoid_bias_from_marginals, so the first samples are the mean digit;
+        # its clip to [1e-7, 1 - 1e-7] keeps never-lit pixels finite (logit -16.1).
         bias = None
         if pixel_means is not None:
-            p = np.clip(np.asarray(pixel_means, np.float64).reshape(-1), 1e-4, 1 - 1e-4)
+            p = np.clip(np.asarray(pixel_means, np.float64).reshape(-1), 1e-7, 1 - 1e-7)
             bias = np.log(p / (1 - p)).astype(np.float32)
         self.generator = self.build_paper_generator(bias)
         self.discriminator = self.build_paper_discriminator()

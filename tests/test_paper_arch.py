@@ -14,12 +14,14 @@ def paper(tmp_path_factory):
     folder = tmp_path_factory.mktemp("paper")
     data = make_tiny_mnist(folder / "tiny.npz", n_train=200, n_test=50)
     (x, _), _ = gan_2014.load_mnist(data)
-    gan = gan_2014.GAN(seed=0, arch="paper", pixel_means=x.reshape(len(x), -1).mean(0) / 255.0)
-    return folder, data, x, gan
+    means = x.reshape(len(x), -1).mean(0) / 255.0
+    means[:2] = 0.0, 1.0  # a never-lit and an always-lit pixel, as MNIST's corners and none
+    gan = gan_2014.GAN(seed=0, arch="paper", pixel_means=means)
+    return folder, data, x, gan, means
 
 
 def test_paper_networks_have_the_yaml_layers_and_sizes(paper):
-    _, _, _, gan = paper
+    *_, gan, _ = paper
     g_dense = [l for l in gan.generator.layers if isinstance(l, gan_2014.layers.Dense)]
     assert [d.units for d in g_dense] == [1200, 1200, 784]
     assert [d.activation.__name__ for d in g_dense] == ["relu", "relu", "sigmoid"]
@@ -41,9 +43,12 @@ def test_maxout_takes_the_max_of_each_group_of_consecutive_pieces():
 
 
 def test_generator_output_bias_starts_at_the_pixel_marginals(paper):
-    _, _, x, gan = paper
-    p = np.clip(x.reshape(len(x), -1).mean(0) / 255.0, 1e-4, 1 - 1e-4)
-    np.testing.assert_allclose(gan.generator.layers[2].bias.numpy(), np.log(p / (1 - p)), rtol=1e-5, atol=1e-5)
+    *_, gan, means = paper
+    bias = gan.generator.layers[2].bias.numpy()
+    p = np.clip(means[2:], 1e-7, 1 - 1e-7)
+    np.testing.assert_allclose(bias[2:], np.log(p / (1 - p)), rtol=1e-5, atol=1e-5)
+    # pylearn2 clips the marginals to [1e-7, 1 - 1e-7] before the logit
+    np.testing.assert_allclose(bias[:2], [np.log(1e-7 / (1 - 1e-7)), np.log((1 - 1e-7) / 1e-7)], rtol=1e-5)
 
 
 def test_schedule_follows_the_yaml():
@@ -58,7 +63,7 @@ def test_schedule_follows_the_yaml():
 
 
 def test_one_paper_iteration_updates_both_networks_together(paper):
-    _, _, x, gan = paper
+    _, _, x, gan, _ = paper
     x_train = gan_2014.tf.convert_to_tensor(gan_2014.to_model_range(x, "paper"))
     assert 0 <= float(x_train.numpy().min()) and float(x_train.numpy().max()) <= 1  # [0, 1] data
     g0 = [v.numpy().copy() for v in gan.generator.trainable_variables]
@@ -74,7 +79,7 @@ def test_one_paper_iteration_updates_both_networks_together(paper):
 
 
 def test_paper_run_trains_samples_evaluates_and_resumes_identically(paper, capsys):
-    folder, data, _, _ = paper
+    folder, data, *_ = paper
     common = ["--arch", "paper", "--data", data, "--seed", "3", "--sample-interval", "2"]
     out = lambda name: ["--images", str(folder / name / "images"), "--run-dir", str(folder / name / "run")]
     gan_2014.main(common + ["--epochs", "4"] + out("whole"))
@@ -93,7 +98,7 @@ def test_paper_run_trains_samples_evaluates_and_resumes_identically(paper, capsy
 
 
 def test_checkpoint_or_weights_of_one_arch_are_refused_by_the_other(paper, capsys):
-    folder, data, _, _ = paper
+    folder, data, *_ = paper
     seed_run = folder / "seed_run"
     gan_2014.main(["--data", data, "--epochs", "2", "--batch-size", "16", "--seed", "1",
                    "--images", str(seed_run / "images"), "--run-dir", str(seed_run / "run")])
