@@ -12,10 +12,10 @@ from conftest import make_tiny_mnist
 @pytest.fixture(scope="module")
 def paper(tmp_path_factory):
     folder = tmp_path_factory.mktemp("paper")
-    data = make_tiny_mnist(folder / "tiny.npz", n_train=200, n_test=50)
+    data = make_tiny_mnist(folder / "tiny.npz")
     (x, _), _ = gan_2014.load_mnist(data)
     means = x.reshape(len(x), -1).mean(0) / 255.0
-    means[:2] = 0.0, 1.0  # a never-lit and an always-lit pixel, as MNIST's corners and none
+    means[:2] = 0.0, 1.0  # a never-lit pixel (MNIST's corners) and an always-lit one, for the clip
     gan = gan_2014.GAN(seed=0, arch="paper", pixel_means=means)
     return folder, data, x, gan, means
 
