@@ -1,79 +1,60 @@
 #!/usr/bin/env python3
 """Generative Adversarial Nets (Goodfellow et al., 2014) on MNIST, in Keras 3.
 
-A faithful port of the Keras-GAN style `GAN_2014.py` (the seed) that really
-trains on today's TensorFlow/Keras 3: the same MLP generator and discriminator,
-the same three `train_on_batch` steps per iteration, the same defaults.
+A faithful port of the Keras-GAN style `GAN_2014.py` (the seed document's code)
+that really trains on today's TensorFlow/Keras 3: the same MLP generator and
+discriminator, the same three `train_on_batch` steps per iteration, the same
+defaults. Beside it, `--arch paper`: the authors' own MNIST model
+(goodfeli/adversarial, mnist.yaml), a subclass with its own networks and update.
 
-    python gan_2014.py                       # train with the seed's defaults
-    python gan_2014.py --data mnist.npz      # offline: a local copy of Keras's mnist.npz
-    python gan_2014.py --resume              # continue the run in run/
-    python gan_2014.py sample --weights run  # new digits from the trained generator
+    python gan_2014.py                        # train with the seed's defaults
+    python gan_2014.py --data mnist.npz       # offline: a local copy of Keras's mnist.npz
+    python gan_2014.py --resume               # continue the run in run/ (its settings are in run/run.json)
+    python gan_2014.py sample --weights run   # new digits from a run, finished or interrupted
     python gan_2014.py evaluate --weights run --data mnist.npz   # the paper's Table 1 yardstick
-    python gan_2014.py --help                # every option (also: sample --help, evaluate --help)
+    python gan_2014.py --help                 # every option (also: sample --help, evaluate --help)
+
+Reading order: settings; the seed's GAN (networks, one iteration, the training
+loop); the authors' model; files, folders and plots; data; evaluation; the
+command line.
 """
 import argparse
 import csv
+import fcntl
+import hashlib
+import importlib
 import json
 import math
 import os
 import signal
+import stat
 import sys
 import tempfile
 import time
+import traceback
+import uuid
 import zipfile
 
 import numpy as np
-import matplotlib
-
-matplotlib.use("Agg")  # files only, never a window: runs the same on a headless server
-import matplotlib.pyplot as plt
-from PIL import Image
-
-tf = keras = layers = None  # loaded by load_tensorflow(), once the command line checks out
 
 
-def load_tensorflow():
-    """Import TensorFlow and Keras. It takes seconds and prints CUDA notices that
-    no setting silences, so bad input is refused before this, in one clean line."""
-    global tf, keras, layers
-    if tf is None:
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # the rest of its chatter
-        import tensorflow
-        import keras as keras_module
-        tf, keras, layers = tensorflow, keras_module, keras_module.layers
-        define_maxout()
-    return tf
+class LazyModule:
+    """A module imported on first use. TensorFlow takes seconds to import and
+    prints notices that no setting silences, so `--help` and bad input are
+    answered before it loads."""
+
+    def __init__(self, name):
+        self._name = name
+
+    def __getattr__(self, attr):
+        return getattr(importlib.import_module(self._name), attr)
 
 
-Maxout = None  # a Keras layer, defined once Keras is loaded
-
-
-def define_maxout():
-    global Maxout
-
-    class MaxoutLayer(keras.layers.Layer):
-        """Maxout (Goodfellow et al. 2013), as pylearn2's: the max over each group of
-        `pieces` consecutive inputs, so 1200 inputs in 5 pieces give 240 units."""
-
-        def __init__(self, pieces, **kwargs):
-            super().__init__(**kwargs)
-            self.pieces = pieces
-
-        def call(self, x):
-            units = x.shape[-1] // self.pieces
-            return keras.ops.max(keras.ops.reshape(x, (-1, units, self.pieces)), axis=-1)
-
-        def compute_output_shape(self, input_shape):
-            return (*input_shape[:-1], input_shape[-1] // self.pieces)
-
-        def get_config(self):
-            return {**super().get_config(), "pieces": self.pieces}
-
-    Maxout = MaxoutLayer
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # the part of TensorFlow's chatter that can be silenced
+tf, keras, layers = LazyModule("tensorflow"), LazyModule("keras"), LazyModule("keras.layers")
 
 # -----------------------------------------------------------------------------
-# Defaults: the seed's, each overridable from the command line (--help).
+# Settings: the seed's defaults, each overridable from the command line (--help).
 EPOCHS = 30000            # the seed's word for minibatch *iterations*, not passes over the data
 BATCH_SIZE = 32
 SAMPLE_INTERVAL = 200     # a 5x5 grid every this many iterations
@@ -81,176 +62,57 @@ LATENT_DIM = 100
 LEARNING_RATE = 0.0002    # Adam(0.0002, 0.5), as in the seed (and DCGAN)
 BETA_1 = 0.5
 IMAGES = "images"         # the sample grids
-RUN_DIR = "run"           # history, plots, checkpoint, final weights
+RUN_DIR = "run"           # settings, history, plot, checkpoint, weights
 CHECKPOINT_INTERVAL = 1000
-ARCH = "seed"             # or "paper": the authors' released MNIST model (see README)
-PAPER_BATCH_SIZE = 100    # the authors' mnist.yaml
+EVAL_EVERY = 0            # iterations between held-out Parzen estimates (0: none, as the seed)
+ARCH = "seed"             # "seed": the seed's model; "paper": the authors' (PaperGAN below)
 LOG_LINE = "%d [D loss: %f, acc.: %.2f%%] [G loss: %f]"  # the seed's line, verbatim
 # -----------------------------------------------------------------------------
 
-CHECKPOINT = "checkpoint.npz"
-HISTORY = "history.csv"
-HISTORY_FIELDS = ["iteration", "d_loss_real", "d_loss_fake", "d_loss", "d_acc", "g_loss", "seconds"]
-MNIST_KEYS = ("x_train", "y_train", "x_test", "y_test")
+CHECKPOINT, HISTORY, SETTINGS = "checkpoint.npz", "history.csv", "run.json"
+HISTORY_FIELDS = ["iteration", "d_loss_real", "d_loss_fake", "d_loss", "d_acc", "g_loss", "seconds",
+                  "heldout_ll"]
+MONITOR_SAMPLES = 10000   # generator samples per held-out estimate, as many as the final evaluation
 
 
 class UsageError(Exception):
-    """Bad input: reported as one line on stderr with exit status 2, no traceback."""
+    """Bad input: one line on stderr naming the problem and the fix, exit status 2."""
+
+
+class CheckpointError(Exception):
+    """A checkpoint that is not a whole checkpoint of this model."""
 
 
 class Stopped(Exception):
-    """Training ended early; `code` is the exit status, `str()` the one-line reason."""
+    """Training ended early at `iteration`; `saved_at` is the last whole checkpoint."""
 
-    def __init__(self, message, code):
-        super().__init__(message)
-        self.code = code
-
-
-# -----------------------------------------------------------------------------
-# Data
+    def __init__(self, reason, iteration, saved_at, code):
+        super().__init__(reason)
+        self.iteration, self.saved_at, self.code = iteration, saved_at, code
 
 
-def load_mnist(path=None):
-    """MNIST as `keras.datasets.mnist.load_data()` returns it: uint8 28x28 digits.
+class WriteError(Exception):
+    """A file could not be written (a full disk, a read-only folder...)."""
 
-    With `path`, read a local .npz in the layout of Keras's own mnist.npz
-    (x_train, y_train, x_test, y_test) and check it, so that a wrong file fails
-    here with a clear message rather than deep inside a training step.
-    """
-    if path is None:
-        load_tensorflow()
-        try:
-            return keras.datasets.mnist.load_data()
-        except Exception as e:  # get_file wraps every network failure in a bare Exception
-            reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise UsageError(f"could not download MNIST ({reason}); "
-                             "pass --data FILE with a local copy of Keras's mnist.npz") from None
-    if not os.path.exists(path):
-        raise UsageError(f"--data {path}: no such file")
-    if os.path.isdir(path):
-        raise UsageError(f"--data {path}: is a folder; give the .npz file itself")
-    not_npz = UsageError(f"--data {path}: not a readable .npz archive "
-                         "(expected Keras's mnist.npz layout)")
-    try:
-        f = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile):
-        raise not_npz from None
-    if not isinstance(f, np.lib.npyio.NpzFile):  # a bare .npy array
-        raise not_npz
-    with f:
-        missing = [k for k in MNIST_KEYS if k not in f.files]
-        if missing:
-            raise UsageError(f"--data {path}: missing key(s) {', '.join(missing)}; "
-                             f"an MNIST .npz holds {', '.join(MNIST_KEYS)}")
-        try:
-            arrays = {k: f[k] for k in MNIST_KEYS}
-        except (ValueError, OSError, EOFError, zipfile.BadZipFile):
-            raise not_npz from None
-    for split in ("train", "test"):
-        x, y = arrays["x_" + split], arrays["y_" + split]
-        if x.ndim != 3 or x.shape[1:] != (28, 28) or x.dtype != np.uint8 or len(x) == 0:
-            raise UsageError(f"--data {path}: x_{split} is {x.dtype} of shape {x.shape}; "
-                             "expected uint8 of shape (N, 28, 28) with N > 0")
-        if y.shape != (len(x),) or not np.issubdtype(y.dtype, np.integer):
-            raise UsageError(f"--data {path}: y_{split} is {y.dtype} of shape {y.shape}; "
-                             f"expected integer labels of shape ({len(x)},)")
-    return (arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])
-
-
-def to_tanh_range(x):
-    """uint8 digits -> float32 in [-1, 1] with a channel axis, the generator's tanh range."""
-    return (x.astype(np.float32) / 127.5 - 1.0)[..., None]
-
-
-def to_model_range(x, arch):
-    """The seed's tanh generator works in [-1, 1]; the paper's sigmoid one in [0, 1]."""
-    return to_tanh_range(x) if arch == "seed" else (x.astype(np.float32) / 255.0)[..., None]
+    def __init__(self, path, reason, needs=None):
+        super().__init__(f"could not write {path} ({reason})"
+                         + (f"; it needs about {mb(needs)}" if needs else ""))
 
 
 # -----------------------------------------------------------------------------
-# Files written so that a crash or kill never leaves half a file under the final name
-
-
-def atomic_write(path, write):
-    """Call `write(tmp_path)`, then move the result over `path` in one step."""
-    folder, name = os.path.split(os.path.abspath(path))
-    stem, ext = os.path.splitext(name)
-    if name.endswith(".weights.h5"):  # Keras checks the suffix of what it writes
-        ext = ".weights.h5"
-    fd, tmp = tempfile.mkstemp(prefix=f".{stem}-", suffix=ext, dir=folder)
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    try:
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's files are private; ours are ordinary files
-        write(tmp)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
-GRID_SCALE = 3  # grid PNGs: each digit pixel as 3x3 screen pixels
-GIF_SCALE = 2   # progress.gif: 2x2, to keep 150 frames to a few MB
-
-
-def save_grid(images, path, scale=GRID_SCALE):
-    """A 5x5 mosaic of [0, 1] grey digits, 2 px apart, scaled up for a screen."""
-    n, h, w = images.shape[0], images.shape[1], images.shape[2]
-    rows = cols = int(math.ceil(math.sqrt(n)))
-    pad = 2
-    canvas = np.ones((rows * (h + pad) + pad, cols * (w + pad) + pad), np.float32)
-    for i in range(n):
-        r, c = divmod(i, cols)
-        canvas[pad + r * (h + pad): pad + r * (h + pad) + h,
-               pad + c * (w + pad): pad + c * (w + pad) + w] = images[i, :, :, 0]
-    img = Image.fromarray(np.round(np.clip(canvas, 0, 1) * 255).astype(np.uint8), "L")
-    img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
-    atomic_write(path, lambda tmp: img.save(tmp, format="PNG"))
-
-
-def ensure_writable_dir(path, option):
-    """Create `path` if needed and prove a file can be written there, before any work."""
-    try:
-        os.makedirs(path, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=path)
-        os.close(fd)
-        os.remove(probe)
-    except OSError as e:
-        raise UsageError(f"{option} {path}: cannot write there ({e.strerror or e}); "
-                         f"choose another {option}") from None
-
-
-# -----------------------------------------------------------------------------
-# The model
-
-
-def paper_schedule(update, epoch):
-    """mnist.yaml's schedule for update `update` (0-based) in pass `epoch` (0-based):
-    the learning rate 0.1 divided by 1.000004 per update, down to 1e-6
-    (ExponentialDecay); momentum 0.5 rising linearly to 0.7 from epoch 1 to 250
-    (MomentumAdjustor, start 1, saturate 250, counting from 1 in the first pass)."""
-    lr = tf.maximum(0.1 * tf.exp(-tf.cast(update, tf.float64) * np.log(1.000004)), 1e-6)
-    momentum = 0.5 + 0.2 * tf.minimum(tf.cast(epoch, tf.float64) / 249.0, 1.0)
-    return tf.cast(lr, tf.float32), tf.cast(momentum, tf.float32)
+# The seed's GAN
 
 
 class GAN:
     """The seed's GAN: an MLP generator, an MLP discriminator, and a combined
-    model noise -> generator -> frozen discriminator that trains the generator.
-    With arch="paper", the authors' released MNIST model and its one-step update."""
+    model noise -> generator -> frozen discriminator that trains the generator."""
 
-    def __init__(self, latent_dim=LATENT_DIM, seed=None, jit_compile=True, arch=ARCH, pixel_means=None):
-        load_tensorflow()
+    batch_size = BATCH_SIZE
+
+    def __init__(self, latent_dim=LATENT_DIM, seed=None, jit_compile=True, pixel_means=None):
         self.latent_dim = latent_dim
         self.img_shape = (28, 28, 1)
-        self.arch = arch
-        if arch == "paper":
-            self._init_paper(seed, jit_compile, pixel_means)
-            return
+        self.seed = seed
 
         self.discriminator = self.build_discriminator()
         # Each model gets its own Adam: a Keras 3 optimizer is bound to the
@@ -282,13 +144,11 @@ class GAN:
         # All per-iteration randomness (minibatch indices, noise) comes from this
         # one stateful generator, on the device, so it is checkpointed with the run.
         self.seed_generator = keras.random.SeedGenerator(seed)
-        self._draw = tf.function(self._draw_batch, jit_compile=jit_compile)
+        self._draw = tf.function(self._draw_batch, jit_compile=jit_compile, autograph=False)
         self._labels = {}
 
     def build_generator(self):
         """100 -> 256 -> 512 -> 1024 -> 784 (tanh), LeakyReLU 0.2 then BatchNorm 0.8."""
-        if self.arch == "paper":
-            return self.build_paper_generator()
         return keras.Sequential([
             keras.Input(shape=(self.latent_dim,)),
             layers.Dense(256), layers.LeakyReLU(0.2), layers.BatchNormalization(momentum=0.8),
@@ -300,8 +160,6 @@ class GAN:
 
     def build_discriminator(self):
         """784 -> 512 -> 256 -> 1 (sigmoid): the probability that an image is real."""
-        if self.arch == "paper":
-            return self.build_paper_discriminator()
         return keras.Sequential([
             keras.Input(shape=self.img_shape),
             layers.Flatten(),
@@ -310,99 +168,41 @@ class GAN:
             layers.Dense(1, activation="sigmoid"),
         ], name="discriminator")
 
-    # --- --arch paper: the authors' released MNIST model (goodfeli/adversarial, mnist.yaml) ---
+    # --- what the model's numbers mean ---
 
-    def build_paper_generator(self, output_bias=None):
-        """100 -> 1200 ReLU -> 1200 ReLU -> 784 sigmoid, weights uniform in +-0.05."""
-        init = lambda: keras.initializers.RandomUniform(-0.05, 0.05)
-        bias = "zeros" if output_bias is None else keras.initializers.Constant(output_bias)
-        return keras.Sequential([
-            keras.Input(shape=(self.latent_dim,)),
-            layers.Dense(1200, activation="relu", kernel_initializer=init()),
-            layers.Dense(1200, activation="relu", kernel_initializer=init()),
-            layers.Dense(784, activation="sigmoid", kernel_initializer=init(), bias_initializer=bias),
-            layers.Reshape(self.img_shape),
-        ], name="generator")
+    def noise(self, n):
+        """z ~ N(0, 1), as the seed's np.random.normal, drawn on the device."""
+        return keras.random.normal((n, self.latent_dim), seed=self.seed_generator)
 
-    def build_paper_discriminator(self):
-        """Two maxout layers of 240 units x 5 pieces, sigmoid out, weights uniform in
-        +-0.005; dropout keeps inputs with p 0.8 and hidden units with p 0.5, scaled
-        by 1/p (the yaml's input_scales 1.25 and 2), as Keras's Dropout does."""
-        init = lambda: keras.initializers.RandomUniform(-0.005, 0.005)
-        return keras.Sequential([
-            keras.Input(shape=self.img_shape),
-            layers.Flatten(),
-            layers.Dropout(0.2), layers.Dense(240 * 5, kernel_initializer=init()), Maxout(5),
-            layers.Dropout(0.5), layers.Dense(240 * 5, kernel_initializer=init()), Maxout(5),
-            layers.Dropout(0.5), layers.Dense(1, activation="sigmoid", kernel_initializer=init()),
-        ], name="discriminator")
+    def host_noise(self, rng, n):
+        """The same distribution from a NumPy generator: for grids and `sample`."""
+        return rng.normal(0, 1, (n, self.latent_dim)).astype(np.float32)
 
-    def _init_paper(self, seed, jit_compile, pixel_means):
-        # The output bias starts at the logit of each pixel's mean, as pylearn2's
-        # init_sigmoid_bias_from_marginals, so the first samples are the mean digit;
-        # its clip to [1e-7, 1 - 1e-7] keeps never-lit pixels finite (logit -16.1).
-        bias = None
-        if pixel_means is not None:
-            p = np.clip(np.asarray(pixel_means, np.float64).reshape(-1), 1e-7, 1 - 1e-7)
-            bias = np.log(p / (1 - p)).astype(np.float32)
-        self.generator = self.build_paper_generator(bias)
-        self.discriminator = self.build_paper_discriminator()
-        # SGD with momentum written out (pylearn2's rule: inc = m inc - lr grad;
-        # param += inc) because the yaml changes the momentum as training goes.
-        self.velocities = [keras.Variable(np.zeros(v.shape, np.float32), trainable=False)
-                           for v in self.generator.trainable_variables
-                           + self.discriminator.trainable_variables]
-        self.updates = keras.Variable(0, dtype="int64", trainable=False)
-        self.seed_generator = keras.random.SeedGenerator(seed)
-        self.shuffle_seed = keras.Variable(
-            int(seed if seed is not None else np.random.randint(2 ** 31 - 1)) % (2 ** 31 - 1),
-            dtype="int32", trainable=False)
-        self._paper_step = tf.function(self._paper_iteration, jit_compile=jit_compile)
+    @staticmethod
+    def from_pixels(x):
+        """uint8 digits -> float32 in [-1, 1] with a channel axis, the generator's tanh range."""
+        return (x.astype(np.float32) / 127.5 - 1.0)[..., None]
 
-    def _paper_iteration(self, x_train, batch_size):
-        """One update of the authors' AdversaryCost2: one minibatch of real digits
-        (shuffled passes over the data, as pylearn2's SGD), one of samples, and D
-        and G stepped together from the same forward pass."""
-        n = tf.shape(x_train)[0]
-        per_epoch = tf.cast(n // batch_size, tf.int64)
-        t = tf.convert_to_tensor(self.updates)
-        epoch, pos = t // per_epoch, t % per_epoch
-        order = tf.argsort(tf.random.stateless_uniform(
-            [n], seed=tf.stack([tf.convert_to_tensor(self.shuffle_seed), tf.cast(epoch, tf.int32)])))
-        # a gather, not order[a:b]: XLA would compile anew for every slice position
-        real = tf.gather(x_train, tf.gather(order, pos * batch_size + tf.range(batch_size, dtype=tf.int64)))
-        z = keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
-        ones, zeros = tf.ones((batch_size, 1)), tf.zeros((batch_size, 1))
-        bce = keras.losses.binary_crossentropy
-        with tf.GradientTape(persistent=True) as tape:
-            y_real = self.discriminator(real, training=True)
-            y_fake = self.discriminator(self.generator(z, training=True), training=True)
-            loss_real = tf.reduce_mean(bce(ones, y_real))
-            loss_fake = tf.reduce_mean(bce(zeros, y_fake))
-            d_obj = 0.5 * (loss_real + loss_fake)
-            g_obj = tf.reduce_mean(bce(ones, y_fake))  # non-saturating, through the same dropout masks
-        g_vars = self.generator.trainable_variables
-        d_vars = self.discriminator.trainable_variables
-        grads = tape.gradient(g_obj, g_vars) + tape.gradient(d_obj, d_vars)
-        lr, momentum = paper_schedule(t, epoch)
-        for param, velocity, grad in zip(g_vars + d_vars, self.velocities, grads):
-            velocity.assign(momentum * velocity - lr * grad)
-            param.assign_add(velocity)
-        self.updates.assign_add(1)
-        acc_real = tf.reduce_mean(tf.cast(y_real > 0.5, tf.float32))
-        acc_fake = tf.reduce_mean(tf.cast(y_fake < 0.5, tf.float32))
-        return tf.stack([loss_real, acc_real, loss_fake, acc_fake, g_obj])
+    @staticmethod
+    def to_unit(images):
+        """Generator output -> pixels in [0, 1]."""
+        return 0.5 * images + 0.5
+
+    @classmethod
+    def training_digits(cls, n):
+        """How many of n training digits it trains on, and what it holds out: the seed uses all."""
+        return n, ""
+
+    # --- one iteration ---
 
     def _draw_batch(self, x_train, batch_size):
         """A minibatch of real digits (with replacement, as the seed's randint), the
         generator's fakes, and fresh noise for the generator's step: one compiled call."""
         idx = keras.random.randint((batch_size,), 0, tf.shape(x_train)[0], seed=self.seed_generator)
-        noise = keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
         # training=False is what the seed's generator.predict() did: BatchNorm
         # uses its moving statistics for the discriminator's fake batch.
-        gen_imgs = self.generator(noise, training=False)
-        noise_g = keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
-        return tf.gather(x_train, idx), gen_imgs, noise_g
+        gen_imgs = self.generator(self.noise(batch_size), training=False)
+        return tf.gather(x_train, idx), gen_imgs, self.noise(batch_size)
 
     def labels(self, batch_size):
         if batch_size not in self._labels:
@@ -410,111 +210,54 @@ class GAN:
         return self._labels[batch_size]
 
     def train_iteration(self, x_train, batch_size):
-        """One of the seed's "epochs": the discriminator on real digits (label 1),
-        then on generated ones (label 0), then the generator through the combined
-        model on fresh noise labelled 1 (the paper's non-saturating loss, sec. 3).
-        Returns ([d_loss_real, d_acc_real], [d_loss_fake, d_acc_fake], g_loss)."""
-        if self.arch == "paper":  # the authors' loop: one joint update, see _paper_iteration
-            r_loss, r_acc, f_loss, f_acc, g_loss = (float(v) for v in self._paper_step(x_train, batch_size))
-            return [r_loss, r_acc], [f_loss, f_acc], g_loss
+        """One of the seed's "epochs". Returns ([d_loss_real, d_acc_real],
+        [d_loss_fake, d_acc_fake], g_loss)."""
         imgs, gen_imgs, noise = self._draw(x_train, batch_size)
         valid, fake = self.labels(batch_size)
+
+        # ---- (1) Update D: maximize log D(x) + log(1 - D(G(z))) ----
         self.discriminator.trainable = True
         d_loss_real = self.discriminator.train_on_batch(imgs, valid)
         d_loss_fake = self.discriminator.train_on_batch(gen_imgs, fake)
+
+        # ---- (2) Update G: maximize log D(G(z)) (the paper's non-saturating loss, sec. 3) ----
         self.discriminator.trainable = False
         g_loss = self.combined.train_on_batch(noise, valid)
         return d_loss_real, d_loss_fake, g_loss
 
-    def sample_images(self, iteration, folder, noise):
-        """Save images/<iteration>.png: a 5x5 grid of the generator's digits for the
-        run's fixed noise, as pixels in [0, 1]."""
-        gen_imgs = self.to_unit(self.generator(noise, training=False).numpy())
-        save_grid(gen_imgs, os.path.join(folder, f"{iteration}.png"))
-
-    def to_unit(self, images):
-        """Generator output -> pixels in [0, 1]."""
-        return 0.5 * images + 0.5 if self.arch == "seed" else images
-
-    # --- checkpoints: everything a resumed run needs to continue the same run ---
-
-    def state_variables(self):
-        if self.arch == "paper":
-            return (self.generator.variables + self.discriminator.variables + self.velocities
-                    + [self.updates, self.shuffle_seed, self.seed_generator.state])
-        return (self.generator.variables + self.discriminator.variables
-                + self.discriminator.optimizer.variables + self.combined.optimizer.variables
-                + [self.seed_generator.state])
-
-    def save_checkpoint(self, path, iteration, elapsed, fixed_noise):
-        arrays = {f"v{i}": v.numpy() for i, v in enumerate(self.state_variables())}
-        meta = json.dumps({"arch": self.arch, "latent_dim": self.latent_dim,
-                           "iteration": iteration, "elapsed": elapsed})
-        # np.savez would append .npz to a name without it; atomic_write's temporary name has it.
-        atomic_write(path, lambda tmp: np.savez(tmp, meta=np.array(meta),
-                                                fixed_noise=fixed_noise, **arrays))
-
-    def load_checkpoint(self, path):
-        """Restore a checkpoint; returns (iteration, elapsed, fixed_noise)."""
-        try:
-            with np.load(path, allow_pickle=False) as f:
-                meta = json.loads(str(f["meta"]))
-                arrays = {k: f[k] for k in f.files}
-        except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile):
-            raise UsageError(f"{path}: truncated or corrupt checkpoint; "
-                             "start a new run with --overwrite or another --run-dir") from None
-        if meta.get("latent_dim") != self.latent_dim or meta.get("arch") != self.arch:
-            raise UsageError(f"{path}: checkpoint is for arch {meta.get('arch')} with latent size "
-                             f"{meta.get('latent_dim')}, not arch {self.arch} with {self.latent_dim}; "
-                             "pass the --arch and --latent-dim it was trained with")
-        variables = self.state_variables()
-        shapes = [arrays.get(f"v{i}", np.empty(0)).shape for i in range(len(variables))]
-        if shapes != [tuple(v.shape) for v in variables] or f"v{len(variables)}" in arrays:
-            raise UsageError(f"{path}: checkpoint does not match this model's architecture; "
-                             "pass the options it was trained with")
-        for i, v in enumerate(variables):
-            v.assign(arrays[f"v{i}"])
-        return int(meta["iteration"]), float(meta["elapsed"]), arrays["fixed_noise"]
-
-    def save_weights(self, folder):
-        """The trained networks in Keras's own format, for `sample` and `evaluate`."""
-        for model in (self.generator, self.discriminator):
-            atomic_write(os.path.join(folder, f"{model.name}.weights.h5"), model.save_weights)
-
     # --- the training loop ---
 
-    def train(self, x_train, epochs=EPOCHS, batch_size=BATCH_SIZE,
-              sample_interval=SAMPLE_INTERVAL, images=IMAGES, run_dir=RUN_DIR,
-              checkpoint_interval=CHECKPOINT_INTERVAL, log_every=None, resume=False,
-              noise_seed=None, progress=None):
-        """Train for `epochs` iterations (the seed's word) on float digits in the
-        model's range (`to_model_range`).
+    def train(self, x_train, epochs=EPOCHS, batch_size=None, sample_interval=SAMPLE_INTERVAL,
+              images=IMAGES, run_dir=RUN_DIR, checkpoint_interval=CHECKPOINT_INTERVAL,
+              log_every=None, restored=None, eval_every=EVAL_EVERY, monitor=None, progress=False):
+        """Train for `epochs` iterations (the seed's word) on digits already in the
+        model's range (`from_pixels`).
 
         Grids go to `images`; history.csv, losses.png, the checkpoint and the
-        final weights to `run_dir`. With `resume`, continue from the checkpoint
-        in `run_dir`. Raises Stopped on a signal or a non-finite loss."""
+        final weights to `run_dir`. With `restored` (what load_checkpoint
+        returned), continue from that checkpoint. Every `eval_every` iterations, `monitor(self)` gives a held-out
+        Parzen estimate (ll, se, sigma); the best generator so far goes to
+        run_dir/best/. Raises Stopped on a signal or on non-finite numbers."""
+        batch_size = batch_size or self.batch_size
         x_train = tf.convert_to_tensor(x_train, tf.float32)  # once: on the device for the run
         checkpoint = os.path.join(run_dir, CHECKPOINT)
         history_path = os.path.join(run_dir, HISTORY)
-        if resume:
-            start, elapsed, fixed_noise = self.load_checkpoint(checkpoint)
-            if start >= epochs:
-                raise UsageError(f"{checkpoint} is at iteration {start}, which already reaches "
-                                 f"--epochs {epochs}; raise --epochs to train further")
-            history = read_history(history_path, upto=start)
+        if restored:
+            start, elapsed, fixed_noise, best = restored
         else:
-            start, elapsed, history = 0, 0.0, []
+            start, elapsed, best = 0, 0.0, None
             # One fixed batch of 25 latent points for every grid of the run, so the
             # grids show the same points evolving rather than new random digits.
-            fixed_noise = np.random.default_rng(noise_seed).normal(
-                0, 1, (25, self.latent_dim)).astype(np.float32)
+            fixed_noise = self.host_noise(np.random.default_rng(self.seed), 25)
             self.sample_images(0, images, fixed_noise)  # the untrained generator
+        history = read_history(history_path, upto=start)
         write_history(history_path, history)  # drops rows a killed run wrote past its checkpoint
         log_every = log_every or sample_interval
-        if progress is None:
-            progress = sys.stdout.isatty()
-        bar = keras.utils.Progbar(epochs, unit_name="iteration") if progress else None
-        if bar is not None and start:
+        recent = RecentMean(100)
+        bar = None
+        if progress:  # values shown as they are now (the last 100 iterations), not since iteration 1
+            bar = keras.utils.Progbar(epochs, unit_name="iteration",
+                                      stateful_metrics=["D loss", "D acc", "G loss"])
             bar.update(start)
 
         stop = {}
@@ -532,30 +275,38 @@ class GAN:
                     d_real, d_fake, g_loss = self.train_iteration(x_train, batch_size)
                     d_loss = 0.5 * np.add(d_real, d_fake)
                     row = [it, d_real[0], d_fake[0], d_loss[0], d_loss[1], g_loss,
-                           round(time.perf_counter() - t0, 3)]
-                    if not all(math.isfinite(v) for v in row):
-                        history_file.flush()
+                           round(time.perf_counter() - t0, 3), math.nan]
+                    if not all(math.isfinite(v) for v in row[:-1]):
                         raise Stopped(f"training diverged at iteration {it} (D loss {d_loss[0]}, "
-                                      f"G loss {g_loss}); the last good checkpoint, iteration "
-                                      f"{saved_at}, is in {checkpoint}", 1)
-                    writer.writerow(row)
+                                      f"G loss {g_loss})", it, saved_at, 1)
+
+                    if eval_every and monitor and (it % eval_every == 0 or it == epochs):
+                        ll, se, sigma = monitor(self)
+                        row[-1] = round(ll, 3)
+                        if best is None or ll > best[1]:
+                            best = (it, ll)
+                            self.save_best(os.path.join(run_dir, "best"), it, ll, se, sigma)
+                        print(f"gan_2014: iteration {it}: held-out Parzen LL {ll:.1f} ± {se:.1f} "
+                              f"(sigma {sigma:.3f}); best {best[1]:.1f} at iteration {best[0]}", flush=True)
+                    write_row(writer, history_file, history_path, row)
                     history.append(row)
+
+                    recent.add(d_loss[0], d_loss[1], g_loss)
                     if bar is not None:
-                        bar.update(it, [("D loss", d_loss[0]), ("D acc", d_loss[1]), ("G loss", g_loss)])
+                        bar.update(it, list(zip(["D loss", "D acc", "G loss"], recent.mean())))
                     elif it % log_every == 0 or it == epochs:
                         print(LOG_LINE % (it, d_loss[0], 100 * d_loss[1], g_loss), flush=True)
                     if it % sample_interval == 0 or it == epochs:
                         self.sample_images(it, images, fixed_noise)
-                        history_file.flush()
+                        flush(history_file, history_path)
                         plot_history(history, os.path.join(run_dir, "losses.png"))
                     if it % checkpoint_interval == 0 or it == epochs or stop:
-                        history_file.flush()
-                        self.save_checkpoint(checkpoint, it, time.perf_counter() - t0, fixed_noise)
+                        flush(history_file, history_path)
+                        self.save_checkpoint(checkpoint, it, time.perf_counter() - t0, fixed_noise, best,
+                                             saved_at)
                         saved_at = it
                     if stop:
-                        name = signal.Signals(stop["signal"]).name
-                        raise Stopped(f"stopped by {name} after iteration {it}; checkpoint saved in "
-                                      f"{checkpoint}; continue with the same options plus --resume",
+                        raise Stopped(f"stopped by {signal.Signals(stop['signal']).name}", it, saved_at,
                                       128 + stop["signal"])
         finally:
             for s, handler in previous.items():
@@ -564,23 +315,480 @@ class GAN:
         make_gif(images, epochs, os.path.join(images, "progress.gif"))
         return history
 
+    def sample_images(self, iteration, folder, noise):
+        """Save images/<iteration>.png: a 5x5 grid of the generator's digits for the
+        run's fixed noise, as pixels in [0, 1]."""
+        gen_imgs = self.to_unit(self.generator(noise, training=False).numpy())
+        save_grid(gen_imgs, os.path.join(folder, f"{iteration}.png"))
+
+    # --- checkpoints: everything a resumed run needs to continue the same run ---
+
+    def weight_variables(self):
+        """Both networks' variables keyed by where they sit in their model (model,
+        layer position and kind, variable), so the key is the same in every process."""
+        state = {}
+        for model in (self.generator, self.discriminator):
+            for i, layer in enumerate(model.layers):
+                for v in layer.variables:  # incl. BatchNorm's statistics and Dropout's seed
+                    state[f"{model.name}/{i}-{type(layer).__name__}/{v.name}"] = v
+        return state
+
+    def state_variables(self):
+        """Weights, both Adams' slots (keyed by the weight they belong to), the random stream."""
+        weights = self.weight_variables()
+        state = dict(weights)
+        for name, opt in (("d_adam", self.discriminator.optimizer), ("g_adam", self.combined.optimizer)):
+            slots = {v.name: v for v in opt.variables}
+            state[f"{name}/iteration"] = opt.iterations
+            for key, w in weights.items():
+                for kind in ("momentum", "velocity"):
+                    slot = slots.get(f"{w.path.replace('/', '_')}_{kind}")
+                    if slot is not None:
+                        state[f"{name}/{key}/{kind}"] = slot
+        state["rng"] = self.seed_generator.state
+        return state
+
+    def save_checkpoint(self, path, iteration, elapsed, fixed_noise, best, saved_at=None):
+        arrays = {k: v.numpy() for k, v in self.state_variables().items()}
+        # The losses are computed before an update; the weights are checked here,
+        # so a checkpoint called good never holds an update that broke them.
+        broken = next((k for k, a in arrays.items() if a.dtype.kind == "f" and not np.isfinite(a).all()), None)
+        if broken is not None:
+            raise Stopped(f"training diverged by iteration {iteration} ({broken} is not finite)",
+                          iteration, iteration if saved_at is None else saved_at, 1)
+        meta = json.dumps({"arch": ARCH_NAMES[type(self)], "latent_dim": self.latent_dim,
+                           "iteration": iteration, "elapsed": elapsed,
+                           "best": None if best is None else list(best)})
+        atomic_write(path, lambda tmp: np.savez(tmp, meta=np.array(meta), fixed_noise=fixed_noise, **arrays),
+                     needs=sum(a.nbytes for a in arrays.values()))
+
+    def load_checkpoint(self, path):
+        """Restore a checkpoint; returns (iteration, elapsed, fixed_noise, best)."""
+        meta, arrays = read_checkpoint(path)
+        if meta["arch"] != ARCH_NAMES[type(self)] or meta["latent_dim"] != self.latent_dim:
+            raise CheckpointError(f"it is for arch {meta['arch']} with latent size {meta['latent_dim']}, "
+                                  f"not arch {ARCH_NAMES[type(self)]} with {self.latent_dim}")
+        variables = self.state_variables()
+        for key in sorted(set(variables) ^ (set(arrays) - {"fixed_noise"})):
+            raise CheckpointError(f"array {key} is " + ("missing" if key in variables else "not this model's"))
+        for key, v in variables.items():
+            a = arrays[key]
+            if a.shape != tuple(v.shape) or a.dtype != np.dtype(v.dtype):
+                raise CheckpointError(f"array {key} is {a.dtype} {a.shape}, this model's is "
+                                      f"{np.dtype(v.dtype)} {tuple(v.shape)}")
+        noise = arrays.get("fixed_noise")
+        if not isinstance(noise, np.ndarray) or noise.shape != (25, self.latent_dim) or noise.dtype != np.float32 \
+                or not np.isfinite(noise).all():
+            raise CheckpointError(f"fixed_noise is not 25 finite float32 latent points of size {self.latent_dim}")
+        for key, v in variables.items():
+            v.assign(arrays[key])
+        best = None if meta["best"] is None else (int(meta["best"][0]), float(meta["best"][1]))
+        return meta["iteration"], meta["elapsed"], noise, best
+
+    def save_weights(self, folder, models=None):
+        """Networks in Keras's own .weights.h5 format, for `sample` and `evaluate`."""
+        os.makedirs(folder, exist_ok=True)
+        for model in models or (self.generator, self.discriminator):
+            atomic_write(os.path.join(folder, f"{model.name}.weights.h5"), model.save_weights)
+
+    def save_best(self, folder, iteration, ll, se, sigma):
+        """The generator with the best held-out estimate so far, and what it scored."""
+        self.save_weights(folder, [self.generator])
+        record = {"arch": ARCH_NAMES[type(self)], "latent_dim": self.latent_dim, "iteration": iteration,
+                  "heldout_ll": ll, "se": se, "sigma": sigma}
+        atomic_write(os.path.join(folder, "best.json"), lambda tmp: write_text(tmp, json.dumps(record, indent=1)))
+
 
 # -----------------------------------------------------------------------------
-# History, plot and animation
+# The authors' model: goodfeli/adversarial, mnist.yaml (final version, commit f77a509)
+
+
+def maxout(units, pieces, init):
+    """Maxout (Goodfellow et al. 2013), as pylearn2's: a Dense layer of
+    units x pieces, then the max of each group of `pieces` consecutive outputs."""
+    return [layers.Dense(units * pieces, kernel_initializer=init()),
+            layers.Reshape((units, pieces)),
+            layers.GlobalMaxPooling1D(data_format="channels_first")]  # max over the last axis
+
+
+class PaperGAN(GAN):
+    """The authors' released MNIST model and its update (AdversaryCost2): a
+    ReLU/sigmoid generator fed uniform noise, a maxout discriminator with dropout,
+    and one simultaneous SGD-with-momentum step of both networks per iteration."""
+
+    batch_size = 100
+    learning_rate, decay, min_lr = 0.1, 1.000004, 1e-6   # ExponentialDecay
+    momentum_start, momentum_end, saturate = 0.5, 0.7, 250   # MomentumAdjustor (epochs)
+    train_on = 50000      # the yaml's dataset: training digits 0-49,999 (start: 0, stop: 50000)
+
+    def __init__(self, latent_dim=LATENT_DIM, seed=None, jit_compile=True, pixel_means=None):
+        self.latent_dim = latent_dim
+        self.img_shape = (28, 28, 1)
+        self.seed = seed
+        # The output bias starts at the logit of each pixel's mean, as pylearn2's
+        # init_sigmoid_bias_from_marginals, so the first samples are the mean digit;
+        # its clip to [1e-7, 1 - 1e-7] keeps never-lit pixels finite (logit -16.1).
+        self.output_bias = None
+        if pixel_means is not None:
+            p = np.clip(np.asarray(pixel_means, np.float64).reshape(-1), 1e-7, 1 - 1e-7)
+            self.output_bias = np.log(p / (1 - p)).astype(np.float32)
+        self.generator = self.build_generator()
+        self.discriminator = self.build_discriminator()
+        # SGD with momentum written out (pylearn2's rule: inc = m inc - lr grad;
+        # param += inc) because the yaml changes the momentum as training goes.
+        self.params = self.generator.trainable_variables + self.discriminator.trainable_variables
+        self.velocities = [keras.Variable(np.zeros(v.shape, np.float32), trainable=False, name="velocity")
+                           for v in self.params]
+        self.updates = keras.Variable(0, dtype="int64", trainable=False, name="updates")
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        # pylearn2's SGD visits the data in a new shuffled order each pass; the
+        # order is drawn on the host once per pass, from (shuffle seed, pass).
+        self.shuffle_seed = keras.Variable(
+            int(seed if seed is not None else np.random.randint(2 ** 31 - 1)) % (2 ** 31 - 1),
+            dtype="int64", trainable=False, name="shuffle_seed")
+        self.order, self._order_of = None, None
+        self._step = tf.function(self._update, jit_compile=jit_compile, autograph=False)
+
+    def build_generator(self):
+        """100 -> 1200 ReLU -> 1200 ReLU -> 784 sigmoid, weights uniform in +-0.05."""
+        init = lambda: keras.initializers.RandomUniform(-0.05, 0.05)
+        bias = "zeros" if self.output_bias is None else keras.initializers.Constant(self.output_bias)
+        return keras.Sequential([
+            keras.Input(shape=(self.latent_dim,)),
+            layers.Dense(1200, activation="relu", kernel_initializer=init()),
+            layers.Dense(1200, activation="relu", kernel_initializer=init()),
+            layers.Dense(784, activation="sigmoid", kernel_initializer=init(), bias_initializer=bias),
+            layers.Reshape(self.img_shape),
+        ], name="generator")
+
+    def build_discriminator(self):
+        """Two maxout layers of 240 units x 5 pieces, sigmoid out, weights uniform in
+        +-0.005; dropout keeps inputs with p 0.8 and hidden units with p 0.5, scaled
+        by 1/p (the yaml's input_scales 1.25 and 2), as Keras's Dropout does."""
+        init = lambda: keras.initializers.RandomUniform(-0.005, 0.005)
+        return keras.Sequential([
+            keras.Input(shape=self.img_shape),
+            layers.Flatten(),
+            layers.Dropout(0.2), *maxout(240, 5, init),
+            layers.Dropout(0.5), *maxout(240, 5, init),
+            layers.Dropout(0.5), layers.Dense(1, activation="sigmoid", kernel_initializer=init()),
+        ], name="discriminator")
+
+    def noise(self, n):
+        """z uniform in [-sqrt 3, sqrt 3] (unit variance): the final yaml's noise: 'uniform'."""
+        return keras.random.uniform((n, self.latent_dim), -math.sqrt(3), math.sqrt(3), seed=self.seed_generator)
+
+    def host_noise(self, rng, n):
+        return rng.uniform(-math.sqrt(3), math.sqrt(3), (n, self.latent_dim)).astype(np.float32)
+
+    @staticmethod
+    def from_pixels(x):
+        """The sigmoid generator works in [0, 1]."""
+        return (x.astype(np.float32) / 255.0)[..., None]
+
+    @staticmethod
+    def to_unit(images):
+        return images
+
+    @classmethod
+    def training_digits(cls, n):
+        if n >= cls.train_on + 1000:
+            return cls.train_on, (f"digits {cls.train_on:,}-{n - 1:,} held out, as the authors' "
+                                  "mnist.yaml")
+        return n, (f"all of them: fewer than the {cls.train_on + 1000:,} the authors' split "
+                   f"(train on 0-{cls.train_on - 1:,}) needs")
+
+    def schedule(self, update, epoch):
+        """mnist.yaml's learning rate and momentum for update `update` in pass
+        `epoch` (both 0-based): the rate divided by 1.000004 per update down to
+        1e-6; momentum 0.5 rising linearly to 0.7 from pass 1 to 250 (the
+        MomentumAdjustor counts from 1 in the first pass)."""
+        update = tf.cast(update, tf.float32)
+        epoch = tf.cast(epoch, tf.float32)
+        lr = tf.maximum(self.learning_rate * tf.exp(-update * math.log(self.decay)), self.min_lr)
+        ramp = tf.minimum(epoch / (self.saturate - 1), 1.0)
+        return lr, self.momentum_start + (self.momentum_end - self.momentum_start) * ramp
+
+    def _update(self, x_train, batch_size):
+        """One update of AdversaryCost2: one minibatch of real digits, one of
+        samples, and D and G stepped together from the same forward pass."""
+        per_epoch = tf.cast(tf.shape(x_train)[0] // batch_size, tf.int64)
+        t = tf.convert_to_tensor(self.updates)
+        epoch, pos = t // per_epoch, t % per_epoch
+        # a gather, not order[a:b]: XLA would compile anew for every slice position
+        real = tf.gather(x_train, tf.gather(self.order, pos * batch_size + tf.range(batch_size, dtype=tf.int64)))
+        z = self.noise(batch_size)
+        ones, zeros = tf.ones((batch_size, 1)), tf.zeros((batch_size, 1))
+        bce = keras.losses.binary_crossentropy
+        with tf.GradientTape(persistent=True) as tape:
+            y_real = self.discriminator(real, training=True)
+            y_fake = self.discriminator(self.generator(z, training=True), training=True)
+            # ---- D: maximize log D(x) + log(1 - D(G(z))) ----
+            loss_real = tf.reduce_mean(bce(ones, y_real))
+            loss_fake = tf.reduce_mean(bce(zeros, y_fake))
+            d_obj = 0.5 * (loss_real + loss_fake)
+            # ---- G: maximize log D(G(z)), through the same samples and dropout masks ----
+            g_obj = tf.reduce_mean(bce(ones, y_fake))
+        g_vars = self.generator.trainable_variables
+        d_vars = self.discriminator.trainable_variables
+        grads = tape.gradient(g_obj, g_vars) + tape.gradient(d_obj, d_vars)
+        # ---- both networks step at once, with the yaml's learning rate and momentum ----
+        lr, momentum = self.schedule(t, epoch)
+        for param, velocity, grad in zip(self.params, self.velocities, grads):
+            velocity.assign(momentum * velocity - lr * grad)
+            param.assign_add(velocity)
+        self.updates.assign_add(1)
+        acc_real = tf.reduce_mean(tf.cast(y_real > 0.5, tf.float32))
+        acc_fake = tf.reduce_mean(tf.cast(y_fake < 0.5, tf.float32))
+        return tf.stack([loss_real, acc_real, loss_fake, acc_fake, g_obj])
+
+    def shuffle(self, n, batch_size):
+        """The order of pass `updates // per_epoch`, on the device, drawn when a pass begins."""
+        epoch = int(self.updates.numpy()) // (n // batch_size)
+        if self._order_of != (n, epoch):
+            rng = np.random.default_rng([int(self.shuffle_seed.numpy()), epoch])
+            order = rng.permutation(n).astype(np.int64)
+            if self.order is None or self.order.shape[0] != n:
+                self.order = tf.Variable(order, trainable=False)
+            else:
+                self.order.assign(order)
+            self._order_of = (n, epoch)
+            self._next_shuffle = (epoch + 1) * (n // batch_size)
+        return self._next_shuffle
+
+    def train_iteration(self, x_train, batch_size):
+        """One of the authors' updates (D and G together). Returns the seed loop's
+        ([d_loss_real, d_acc_real], [d_loss_fake, d_acc_fake], g_loss)."""
+        if self._order_of is None or self._host_updates >= self._next_shuffle:
+            self.shuffle(int(x_train.shape[0]), batch_size)
+            self._host_updates = int(self.updates.numpy())
+        r_loss, r_acc, f_loss, f_acc, g_loss = self._step(x_train, batch_size).numpy().tolist()
+        self._host_updates += 1
+        return [r_loss, r_acc], [f_loss, f_acc], g_loss
+
+    def state_variables(self):
+        weights = self.weight_variables()
+        state = dict(weights)
+        keys = {id(v): k for k, v in weights.items()}
+        for param, velocity in zip(self.params, self.velocities):
+            state[f"sgd/{keys[id(param)]}/velocity"] = velocity
+        state.update({"sgd/updates": self.updates, "sgd/shuffle_seed": self.shuffle_seed,
+                      "rng": self.seed_generator.state})
+        return state
+
+    def load_checkpoint(self, path):
+        out = super().load_checkpoint(path)
+        self._order_of = None  # the pass may have changed: draw its order again
+        return out
+
+
+# The command line's names for the models: a variant is a subclass, chosen here.
+ARCHS = {"seed": GAN, "paper": PaperGAN}
+ARCH_NAMES = {cls: name for name, cls in ARCHS.items()}
+
+
+# -----------------------------------------------------------------------------
+# Files, folders and plots: written so that a crash, a kill or a full disk never
+# leaves half a file under the final name, and two runs never share a folder
+
+TMP_PREFIX = ".tmp-"  # atomic_write's temporary files; a later start removes those a kill left
+
+
+def mb(nbytes):
+    return f"{nbytes / 2 ** 20:,.0f} MB" if nbytes < 2 ** 30 else f"{nbytes / 2 ** 30:,.1f} GB"
+
+
+def write_text(path, text):
+    with open(path, "w") as f:
+        f.write(text + "\n")
+
+
+def atomic_write(path, write, needs=None):
+    """Call `write(tmp_path)`, then move the result over `path` in one step.
+    A failure leaves `path` as it was and raises WriteError."""
+    folder, name = os.path.split(os.path.abspath(path))
+    ext = ".weights.h5" if name.endswith(".weights.h5") else os.path.splitext(name)[1]  # Keras checks it
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f"{TMP_PREFIX}{name}-", suffix=ext, dir=folder)
+    except OSError as e:
+        raise WriteError(path, e.strerror or e, needs) from None
+    os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    try:
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's files are private; ours are ordinary files
+        write(tmp)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException as e:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        if isinstance(e, OSError):
+            raise WriteError(path, e.strerror or str(e).splitlines()[0], needs) from None
+        raise
+
+
+def flush(file, path):
+    try:
+        file.flush()
+    except OSError as e:
+        raise WriteError(path, e.strerror or e) from None
+
+
+def write_row(writer, file, path, row):
+    try:
+        writer.writerow(["" if isinstance(v, float) and math.isnan(v) else v for v in row])
+    except OSError as e:
+        raise WriteError(path, e.strerror or e) from None
+
+
+class FolderInUse(Exception):
+    pass
+
+
+def lock_folder(folder):
+    """Hold `folder` for this process: an exclusive lock on folder/.lock, which the
+    kernel releases when the process ends, however it ends, so a lock left by a
+    dead process never blocks anyone. Returns what unlock_folder needs."""
+    path = os.path.join(folder, ".lock")
+    while True:
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:
+            raise UsageError(f"{folder}: cannot write there ({e.strerror or e}); choose another folder") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.read(fd, 64).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise FolderInUse(f"{folder}/ is in use by another training (process {holder})") from None
+        try:  # the holder before us may have removed the file after we opened it: try again
+            if os.stat(path).st_ino == os.fstat(fd).st_ino:
+                break
+        except FileNotFoundError:
+            pass
+        os.close(fd)
+    os.ftruncate(fd, 0)
+    os.write(fd, str(os.getpid()).encode())
+    return path, fd
+
+
+def unlock_folder(lock):
+    path, fd = lock
+    try:
+        os.remove(path)
+    finally:
+        os.close(fd)
+
+
+def remove_temporaries(folder):
+    """Remove what a killed run's atomic writes left: .tmp-* files, ours alone."""
+    for name in os.listdir(folder):
+        if name.startswith(TMP_PREFIX) and os.path.isfile(os.path.join(folder, name)):
+            os.remove(os.path.join(folder, name))
+
+
+OWNER = ".gan_2014-run"  # in a grid folder: the id of the run whose grids it holds
+
+
+def grid_files(folder):
+    """The names in `folder` that a run writes there: <iteration>.png and progress.gif."""
+    return [n for n in os.listdir(folder) if n == "progress.gif" or is_grid_name(n)]
+
+
+def is_grid_name(name):
+    stem = name[:-4]
+    return name.endswith(".png") and stem.isdigit() and stem == str(int(stem))  # "007.png" is not ours
+
+
+def grid_owner(folder):
+    try:
+        with open(os.path.join(folder, OWNER)) as f:
+            return f.read(100).strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+GRID_SCALE = 3  # grid PNGs: each digit pixel as 3x3 screen pixels
+GIF_SCALE = 2   # progress.gif: 2x2, to keep 150 frames to a few MB
+
+
+def save_grid(images, path, scale=GRID_SCALE):
+    """A mosaic of [0, 1] grey digits, 2 px apart, scaled up for a screen."""
+    from PIL import Image
+    n, h, w = images.shape[0], images.shape[1], images.shape[2]
+    rows = cols = int(math.ceil(math.sqrt(n)))
+    pad = 2
+    canvas = np.ones((rows * (h + pad) + pad, cols * (w + pad) + pad), np.float32)
+    for i in range(n):
+        r, c = divmod(i, cols)
+        canvas[pad + r * (h + pad): pad + r * (h + pad) + h,
+               pad + c * (w + pad): pad + c * (w + pad) + w] = images[i, :, :, 0]
+    img = Image.fromarray(np.round(np.clip(canvas, 0, 1) * 255).astype(np.uint8), "L")
+    img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
+    atomic_write(path, lambda tmp: img.save(tmp, format="PNG"))
+
+
+def make_gif(folder, last, path):
+    """progress.gif: every grid of the run, in order, the last one held longer."""
+    from PIL import Image
+    frames = []
+    for n in sorted(int(name[:-4]) for name in os.listdir(folder) if is_grid_name(name)):
+        if n > last:
+            continue
+        try:
+            with Image.open(os.path.join(folder, f"{n}.png")) as img:
+                w, h = img.width // GRID_SCALE, img.height // GRID_SCALE
+                frames.append(img.convert("L").resize((w, h), Image.NEAREST)
+                              .resize((w * GIF_SCALE, h * GIF_SCALE), Image.NEAREST))
+        except (OSError, ValueError):
+            continue  # a grid someone replaced with something else: the GIF goes without it
+    if frames:
+        durations = [120] * (len(frames) - 1) + [2000]
+        atomic_write(path, lambda tmp: frames[0].save(tmp, format="GIF", save_all=True,
+                                                      append_images=frames[1:], duration=durations, loop=0))
+
+
+class RecentMean:
+    """The mean of the last n values of a few series: what the progress bar shows."""
+
+    def __init__(self, n):
+        self.n, self.rows = n, []
+
+    def add(self, *values):
+        self.rows.append(values)
+        del self.rows[:-self.n]
+
+    def mean(self):
+        return np.mean(self.rows, axis=0).tolist()
 
 
 def read_history(path, upto):
-    """Rows of history.csv up to iteration `upto` (a killed run may have written more)."""
+    """Rows of history.csv for iterations 1..upto, in order (a killed run may have
+    written more; a damaged line is skipped, whatever it holds)."""
     rows = []
-    if os.path.exists(path):
-        with open(path, newline="") as f:
-            for rec in csv.DictReader(f):
-                try:
-                    row = [int(rec["iteration"])] + [float(rec[k]) for k in HISTORY_FIELDS[1:]]
-                except (TypeError, ValueError, KeyError):
-                    continue  # a line cut short by a kill
-                if row[0] <= upto:
-                    rows.append(row)
+    if not os.path.isfile(path):
+        return rows
+    with open(path, encoding="utf-8", errors="replace") as f:
+        while True:
+            line = f.readline(10000)
+            if not line:
+                break
+            if not line.endswith("\n") and len(line) == 10000:
+                while line and not line.endswith("\n"):  # the rest of an overlong line
+                    line = f.readline(10000)
+                continue
+            parts = line.strip().split(",")
+            if len(parts) not in (len(HISTORY_FIELDS) - 1, len(HISTORY_FIELDS)):
+                continue
+            try:
+                row = [int(parts[0])] + [float(p) for p in parts[1:7]]
+                row.append(float(parts[7]) if len(parts) > 7 and parts[7] else math.nan)
+            except ValueError:
+                continue  # the header, or a line cut short by a kill
+            if (rows[-1][0] if rows else 0) < row[0] <= upto:
+                rows.append(row)
     return rows
 
 
@@ -589,18 +797,25 @@ def write_history(path, rows):
         with open(tmp, "w", newline="") as f:
             writer = csv.writer(f)
             writer.writerow(HISTORY_FIELDS)
-            writer.writerows(rows)
+            writer.writerows(["" if isinstance(v, float) and math.isnan(v) else v for v in r] for r in rows)
     atomic_write(path, write)
 
 
 def plot_history(history, path):
-    """Losses and discriminator accuracy against iterations, smoothed for reading."""
+    """Losses and discriminator accuracy against iterations, smoothed for reading,
+    and the held-out Parzen estimate when the run measures one."""
+    import matplotlib
+    matplotlib.use("Agg")  # files only, never a window: runs the same on a headless server
+    import matplotlib.pyplot as plt
     h = np.asarray(history, dtype=np.float64)
     it = h[:, 0]
     window = max(1, len(h) // 200)
     smooth = lambda v: np.convolve(v, np.ones(window) / window, mode="valid")
     x = it[window - 1:]
-    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(8, 6), sharex=True)
+    measured = np.isfinite(h[:, 7])
+    panels = 3 if measured.any() else 2
+    fig, axes = plt.subplots(panels, 1, figsize=(8, 3 * panels), sharex=True)
+    ax1, ax2 = axes[0], axes[1]
     ax1.plot(x, smooth(h[:, 3]), label="D loss (mean of real and fake)")
     ax1.plot(x, smooth(h[:, 5]), label="G loss")
     ax1.axhline(math.log(4) / 2, color="grey", lw=0.8, ls="--", label="D loss at equilibrium (log 2)")
@@ -608,28 +823,138 @@ def plot_history(history, path):
     ax1.legend(loc="upper right", fontsize="small")
     ax2.plot(x, 100 * smooth(h[:, 4]), color="tab:green")
     ax2.axhline(50, color="grey", lw=0.8, ls="--")
-    ax2.set_ylim(0, 100)
+    ax2.set_ylim(-3, 103)  # a line at 0% or 100% stays visible above the frame
     ax2.set_ylabel("D accuracy (%)")
-    ax2.set_xlabel("iteration" + (f" (moving mean over {window})" if window > 1 else ""))
+    if panels == 3:
+        axes[2].plot(it[measured], h[measured, 7], "o-", color="tab:purple", ms=3)
+        axes[2].set_ylabel("held-out Parzen LL (nats)")
+    axes[-1].set_xlabel("iteration" + (f" (moving mean over {window})" if window > 1 else ""))
     fig.tight_layout()
     atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100))
     plt.close(fig)
 
 
-def make_gif(folder, last, path):
-    """progress.gif: every grid of the run, in order, the last one held longer."""
-    names = sorted((int(n[:-4]) for n in os.listdir(folder) if n[:-4].isdigit() and n.endswith(".png")))
-    def frame(n):
-        with Image.open(os.path.join(folder, f"{n}.png")) as img:
-            w, h = img.width // GRID_SCALE, img.height // GRID_SCALE
-            return img.convert("L").resize((w, h), Image.NEAREST).resize((w * GIF_SCALE, h * GIF_SCALE),
-                                                                       Image.NEAREST)
-    frames = [frame(n) for n in names if n <= last]
-    if not frames:
-        return
-    durations = [120] * (len(frames) - 1) + [2000]
-    atomic_write(path, lambda tmp: frames[0].save(tmp, format="GIF", save_all=True,
-                                                  append_images=frames[1:], duration=durations, loop=0))
+class BadFile(Exception):
+    """A file that is not what it should be; str() says why."""
+
+
+def read_npz(path):
+    """The arrays of an .npz file, each member's header checked against the
+    member's real size before anything is read, so a file that claims a billion
+    digits, holds pickles or is not an archive fails here, saying why."""
+    bad = BadFile
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise bad("no such file") from None
+    except OSError as e:
+        raise bad(f"cannot be read ({e.strerror or e})") from None
+    if stat.S_ISDIR(mode):
+        raise bad("is a folder; give the .npz file itself")
+    if not stat.S_ISREG(mode):
+        raise bad("is not a regular file (a pipe or a device); give an .npz file")
+    arrays = {}
+    try:
+        with zipfile.ZipFile(path) as zf:
+            for info in zf.infolist():
+                if not info.filename.endswith(".npy"):
+                    raise bad(f"member {info.filename!r} is not an array")
+                try:
+                    with zf.open(info) as member:
+                        version = np.lib.format.read_magic(member)
+                        read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                                       else np.lib.format.read_array_header_2_0)
+                        shape, fortran, dtype = read_header(member)
+                        header_end = member.tell()
+                except (ValueError, EOFError, SyntaxError, TypeError):
+                    raise bad(f"member {info.filename!r} is not an array") from None
+                if dtype.hasobject:
+                    raise bad(f"member {info.filename!r} holds Python objects, not numbers")
+                if header_end + math.prod(shape) * dtype.itemsize != info.file_size:
+                    raise bad(f"member {info.filename!r} claims shape {shape} but holds "
+                              f"{info.file_size - header_end:,} bytes of data")
+                with zf.open(info) as member:
+                    arrays[info.filename[:-4]] = np.lib.format.read_array(member, allow_pickle=False)
+    except BadFile:
+        raise
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError,
+            RuntimeError, KeyError):
+        raise bad("not a readable .npz archive") from None
+    return arrays
+
+
+def read_checkpoint(path):
+    """(meta, arrays) of a checkpoint, or CheckpointError saying what is wrong with it."""
+    try:
+        arrays = read_npz(path)
+    except BadFile as e:
+        raise CheckpointError(str(e)) from None
+    try:
+        meta = json.loads(str(arrays.pop("meta")))
+    except (KeyError, ValueError):
+        raise CheckpointError("its metadata is missing or not JSON") from None
+    checks = {"arch": lambda v: v in ARCHS, "latent_dim": lambda v: type(v) is int and v > 0,
+              "iteration": lambda v: type(v) is int and v >= 0,
+              "elapsed": lambda v: type(v) in (int, float) and math.isfinite(v) and v >= 0,
+              "best": lambda v: v is None or (isinstance(v, list) and len(v) == 2 and type(v[0]) is int
+                                              and type(v[1]) in (int, float) and math.isfinite(v[1]))}
+    if not isinstance(meta, dict):
+        raise CheckpointError("its metadata is not a record")
+    for key, ok in checks.items():
+        if key not in meta or not ok(meta[key]):
+            raise CheckpointError(f"its metadata has no valid {key!r} ({meta.get(key)!r})")
+    return meta, arrays
+
+
+# -----------------------------------------------------------------------------
+# Data
+
+MNIST_KEYS = ("x_train", "y_train", "x_test", "y_test")
+
+
+def load_mnist(path=None):
+    """MNIST as `keras.datasets.mnist.load_data()` returns it: uint8 28x28 digits.
+
+    With `path`, read a local .npz in the layout of Keras's own mnist.npz
+    (x_train, y_train, x_test, y_test) and check it, so that a wrong file fails
+    here with a clear message rather than deep inside a training step.
+    """
+    if path is None:
+        try:
+            return keras.datasets.mnist.load_data()
+        except Exception as e:  # get_file wraps every network failure in a bare Exception
+            reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise UsageError(f"could not download MNIST ({reason}); "
+                             "pass --data FILE with a local copy of Keras's mnist.npz") from None
+    try:
+        arrays = read_npz(path)
+    except BadFile as e:
+        raise UsageError(f"--data {path}: {e}") from None
+    missing = [k for k in MNIST_KEYS if k not in arrays]
+    if missing:
+        raise UsageError(f"--data {path}: missing key(s) {', '.join(missing)}; "
+                         f"an MNIST .npz holds {', '.join(MNIST_KEYS)}")
+    for split in ("train", "test"):
+        x, y = arrays["x_" + split], arrays["y_" + split]
+        if x.ndim != 3 or x.shape[1:] != (28, 28) or x.dtype != np.uint8 or len(x) == 0:
+            raise UsageError(f"--data {path}: x_{split} is {x.dtype} of shape {x.shape}; "
+                             "expected uint8 of shape (N, 28, 28) with N > 0")
+        if y.shape != (len(x),) or not np.issubdtype(y.dtype, np.integer):
+            raise UsageError(f"--data {path}: y_{split} is {y.dtype} of shape {y.shape}; "
+                             f"expected integer labels of shape ({len(x)},)")
+        if y.min() < 0 or y.max() > 9:
+            raise UsageError(f"--data {path}: y_{split} holds labels from {y.min()} to {y.max()}; "
+                             "MNIST's labels are the digits 0-9")
+    return (arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])
+
+
+def data_digest(mnist):
+    """A short sha256 of the arrays themselves: the same digits under another name match."""
+    h = hashlib.sha256()
+    for a in (a for pair in mnist for a in pair):
+        h.update(str((a.dtype.str, a.shape)).encode())
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()[:16]
 
 
 # -----------------------------------------------------------------------------
@@ -673,6 +998,35 @@ def parzen_evaluate(samples, x_valid, x_test):
     return float(ll.mean()), float(ll.std() / np.sqrt(len(ll))), sigma
 
 
+def monitor_digits(x_train, trained_on):
+    """The digits --eval-every scores during training: (sigma digits, scored
+    digits, what they are). Held-out digits where the model holds some out (the
+    authors' split: sigma on 50,000-50,999, scored on 51,000-52,999), never the
+    test digits, so a checkpoint chosen on them has not seen the test set."""
+    n = len(x_train)
+    to01 = lambda a: a.astype(np.float32) / 255.0
+    if n - trained_on >= 2:
+        a = trained_on
+        b = a + min(1000, (n - a) // 2)
+        c = min(n, b + 2000)
+        return to01(x_train[a:b]), to01(x_train[b:c]), (
+            f"held-out training digits {b:,}-{c - 1:,} (sigma on {a:,}-{b - 1:,}), never trained on")
+    k = min(1000, max(1, n // 3))
+    m = min(2000, n - k)
+    a, b = n - k - m, n - k
+    return to01(x_train[b:]), to01(x_train[a:b]), (
+        f"training digits {a:,}-{b - 1:,} (sigma on {b:,}-{n - 1:,}), which the model also trains on: "
+        "this data holds none out")
+
+
+def heldout_monitor(x_sigma, x_scored, samples=MONITOR_SAMPLES, seed=0):
+    """monitor(gan) for GAN.train: the Parzen estimate of the scored digits under
+    `samples` digits of the generator, sigma chosen on x_sigma, the same noise each time."""
+    def monitor(gan):
+        return parzen_evaluate(generate(gan, samples, seed), x_sigma, x_scored)
+    return monitor
+
+
 def build_classifier():
     """A small convnet for MNIST: the judge of the samples, not part of the GAN."""
     return keras.Sequential([
@@ -692,7 +1046,6 @@ def load_or_train_classifier(x_train, y_train, x_test, y_test, cache_dir, epochs
     """The classifier for this data: trained once, cached under a key made from
     the data and the recipe, so another file (or recipe) trains its own.
     Returns (model, test accuracy)."""
-    import hashlib
     recipe = f"conv32-pool-conv64-pool-drop0.3-dense128-dense10 adam batch=128 epochs={epochs} seed=0".encode()
     key = hashlib.sha256(x_train.tobytes() + np.asarray(y_train, np.int64).tobytes() + recipe).hexdigest()[:16]
     path = os.path.join(cache_dir, f"classifier-{key}.keras")
@@ -714,8 +1067,8 @@ def load_or_train_classifier(x_train, y_train, x_test, y_test, cache_dir, epochs
     try:
         os.makedirs(cache_dir, exist_ok=True)
         atomic_write(path, model.save)
-    except OSError as e:
-        print(f"gan_2014: could not cache the classifier in {cache_dir} ({e.strerror or e})", file=sys.stderr)
+    except (OSError, WriteError) as e:
+        print(f"gan_2014: could not cache the classifier in {cache_dir} ({e})", file=sys.stderr)
     return model, float(np.mean(np.argmax(model.predict(x01_test, verbose=0), 1) == y_test))
 
 
@@ -746,35 +1099,66 @@ def classifier_figures(judge, images01, test_features=None):
                 features=feats)
 
 
-def generator_weights_path(weights):
-    path = os.path.join(weights, "generator.weights.h5") if os.path.isdir(weights) else weights
-    if not os.path.isfile(path):
-        raise UsageError(f"--weights {weights}: no generator weights at {path}; "
-                         "pass a run folder or its generator.weights.h5")
-    return path
-
-
-def load_generator(weights, latent_dim, arch=ARCH):
-    """A GAN whose generator holds the weights from `weights` (a run folder or a
-    generator.weights.h5 file)."""
-    path = generator_weights_path(weights)
-    gan = GAN(latent_dim=latent_dim, jit_compile=False, arch=arch)
-    try:
-        gan.generator.load_weights(path)
-    except (ValueError, OSError, KeyError, TypeError) as e:
-        mismatch = "shape" in str(e) or "expected" in str(e).lower()
-        raise UsageError(f"--weights {path}: " + (
-            f"weights do not fit the {arch} generator with latent size {latent_dim}; "
-            "pass the --arch and --latent-dim it was trained with" if mismatch else
-            "not a Keras generator weights file")) from None
-    return gan
-
-
 def generate(gan, n, seed, batch=1000):
     """n samples in [0, 1] from the generator (inference-mode BatchNorm), as (n, 28, 28)."""
-    z = np.random.default_rng(seed).normal(0, 1, (n, gan.latent_dim)).astype(np.float32)
+    z = gan.host_noise(np.random.default_rng(seed), n)
     out = [gan.generator(z[i:i + batch], training=False).numpy() for i in range(0, n, batch)]
     return gan.to_unit(np.concatenate(out))[..., 0]
+
+
+def describe_generator(weights):
+    """What a --weights PATH holds, read without TensorFlow: (kind, path, arch,
+    latent_dim). A run folder gives its last checkpoint (so an interrupted run
+    works); a folder or file with generator.weights.h5 gives that file, whose
+    first layer's shape tells the architecture and the latent size."""
+    if os.path.isdir(weights):
+        checkpoint = os.path.join(weights, CHECKPOINT)
+        if os.path.isfile(checkpoint):
+            try:
+                meta, _ = read_checkpoint(checkpoint)
+            except CheckpointError as e:
+                raise UsageError(f"--weights {weights}: its {CHECKPOINT} is not usable ({e})") from None
+            return "checkpoint", checkpoint, meta["arch"], meta["latent_dim"]
+        path = os.path.join(weights, "generator.weights.h5")
+        if not os.path.isfile(path):
+            raise UsageError(f"--weights {weights}: no {CHECKPOINT} or generator weights at {path}; "
+                             "pass a run folder, a best/ folder or a generator.weights.h5 file")
+    elif os.path.isfile(weights):
+        path = weights
+    else:
+        raise UsageError(f"--weights {weights}: no such file or folder; "
+                         "pass a run folder, a best/ folder or a generator.weights.h5 file")
+    not_ours = UsageError(f"--weights {path}: not a generator weights file of gan_2014 "
+                          "(expected a generator.weights.h5 that training wrote)")
+    import h5py  # comes with Keras; reads the file's layout without loading TensorFlow
+    try:
+        with h5py.File(path, "r") as f:
+            kernel = f["layers/dense/vars/0"].shape  # the first Dense layer: (latent_dim, units)
+    except Exception:
+        raise not_ours from None
+    units = {256: "seed", 1200: "paper"}
+    if len(kernel) != 2 or kernel[1] not in units:
+        raise not_ours
+    return "weights", path, units[kernel[1]], int(kernel[0])
+
+
+def load_generator(found):
+    """A model of the right class whose generator holds the weights that
+    describe_generator found."""
+    kind, path, arch, latent_dim = found
+    gan = ARCHS[arch](latent_dim=latent_dim, jit_compile=False)
+    if kind == "checkpoint":
+        try:
+            gan.load_checkpoint(path)
+        except CheckpointError as e:
+            raise UsageError(f"--weights {path}: not usable ({e})") from None
+        return gan
+    try:
+        gan.generator.load_weights(path)
+    except Exception:
+        raise UsageError(f"--weights {path}: its arrays do not fit the {arch} generator with latent "
+                         f"size {latent_dim}; it is not a generator that gan_2014 wrote") from None
+    return gan
 
 
 # -----------------------------------------------------------------------------
@@ -790,117 +1174,353 @@ def positive_int(text):
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}") from None
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be positive, got {value}")
     return value
 
 
+def at_least(low):
+    def parse(text):
+        value = positive_int(text)
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
+        return value
+    return parse
+
+
+def count_or_zero(text):
+    return 0 if text.strip() == "0" else positive_int(text)
+
+
+def seed_value(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 0 to 4294967295, got {text!r}") from None
+    if not 0 <= value < 2 ** 32:
+        raise argparse.ArgumentTypeError(f"must be from 0 to 4294967295 (2**32 - 1), got {value}")
+    return value
+
+
+def random_seed():
+    return int.from_bytes(os.urandom(4), "little") >> 1
+
+
+def available_memory():
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+
+
+def require_memory(what, nbytes, fix):
+    """Refuse, before trying, a size that cannot fit in this machine's free memory."""
+    free = available_memory()
+    if nbytes > free:
+        raise UsageError(f"{what} needs about {mb(nbytes)} of memory and {mb(free)} is free; {fix}")
+
+
+TF_BASE = 2 ** 30  # what TensorFlow, Keras and the compiled programs take before any of our arrays
+
+
 def train_parser():
     p = Parser(prog="gan_2014.py", description=(
-        "Train the 2014 GAN on MNIST with the seed's defaults. An 'epoch' here is what "
-        "the seed calls one: a single minibatch iteration (discriminator on a real batch, "
-        "on a fake batch, then the generator), not a pass over the data."))
-    p.add_argument("--epochs", type=positive_int, default=EPOCHS, help=(
+        "Train the 2014 GAN on MNIST with the seed's defaults (\"the seed\": the seed document's "
+        "GAN_2014.py, the Keras-GAN code this script ports). An 'epoch' here is what the seed calls "
+        "one: a single minibatch iteration (discriminator on a real batch, on a fake batch, then the "
+        "generator), not a pass over the data."),
+        epilog=("other commands: `python gan_2014.py sample --help` (new digits from a trained "
+                "generator) and `python gan_2014.py evaluate --help` (the paper's Parzen-window "
+                "figure and classifier figures). With --resume, the run's own settings are read "
+                "from its run.json; only --epochs (to train further), the interval options and "
+                "--eval-every may differ."))
+    p.add_argument("--epochs", type=positive_int, help=(
         "minibatch iterations to train, the seed's 'epochs' "
         f"(default {EPOCHS}; 30000 x 32 digits is about 16 passes over 60,000)"))
-    p.add_argument("--arch", choices=["seed", "paper"], default=ARCH, help=(
-        "seed: the seed's Keras-GAN networks and loop (default); paper: the authors' released "
-        "MNIST model (maxout discriminator, SGD with momentum, one joint update per iteration)"))
+    p.add_argument("--arch", choices=list(ARCHS), help=(
+        "the model (default seed): 'seed' is the seed document's Keras-GAN networks and loop; "
+        "'paper' is the authors' released MNIST model (maxout discriminator, uniform noise, SGD with "
+        "momentum, one joint update per iteration, training digits 0-49,999 as their mnist.yaml)"))
     p.add_argument("--batch-size", type=positive_int,
-                   help=f"real and fake digits per step (default {BATCH_SIZE}; {PAPER_BATCH_SIZE} with --arch paper)")
-    p.add_argument("--sample-interval", type=positive_int, default=SAMPLE_INTERVAL,
+                   help=f"real and fake digits per step (default {GAN.batch_size}; "
+                        f"{PaperGAN.batch_size} with --arch paper)")
+    p.add_argument("--sample-interval", type=positive_int,
                    help=f"save a 5x5 grid every this many iterations, and after the last (default {SAMPLE_INTERVAL})")
-    p.add_argument("--latent-dim", type=positive_int, default=LATENT_DIM,
+    p.add_argument("--latent-dim", type=positive_int,
                    help=f"size of the generator's noise input (default {LATENT_DIM})")
-    p.add_argument("--images", default=IMAGES, metavar="DIR",
+    p.add_argument("--images", metavar="DIR",
                    help=f"folder for the grids <iteration>.png and progress.gif (default {IMAGES}/)")
     p.add_argument("--run-dir", default=RUN_DIR, metavar="DIR", help=(
-        f"folder for history.csv, losses.png, {CHECKPOINT} and the final *.weights.h5 "
+        f"folder for {SETTINGS}, history.csv, losses.png, {CHECKPOINT}, *.weights.h5 and best/ "
         f"(default {RUN_DIR}/)"))
     p.add_argument("--data", metavar="FILE",
                    help="a local .npz in the layout of Keras's mnist.npz, instead of downloading MNIST")
-    p.add_argument("--seed", type=int,
-                   help="seed for weights, minibatches and noise: same seed, same losses on a CPU "
-                        "(default: a random seed, printed at the start)")
+    p.add_argument("--seed", type=seed_value, help=(
+        "random seed, 0 to 2**32-1 (not the seed document): weights, minibatches and noise; the same "
+        "seed gives the same losses on a CPU (default: drawn at random and printed)"))
     p.add_argument("--log-every", type=positive_int, metavar="N", help=(
         "print the seed's log line every N iterations, also on a terminal "
         "(default: a progress bar on a terminal, else a line every --sample-interval)"))
-    p.add_argument("--checkpoint-interval", type=positive_int, default=CHECKPOINT_INTERVAL, metavar="N",
+    p.add_argument("--checkpoint-interval", type=positive_int, metavar="N",
                    help=f"write {CHECKPOINT} every N iterations and at the end (default {CHECKPOINT_INTERVAL})")
+    p.add_argument("--eval-every", type=count_or_zero, metavar="N", help=(
+        "every N iterations, the Parzen log-likelihood of held-out digits under "
+        f"{MONITOR_SAMPLES:,} samples (history.csv, losses.png); the best generator so far goes to "
+        "RUN_DIR/best/ (default 0: never; a few seconds each)"))
     p.add_argument("--resume", action="store_true",
-                   help="continue the run whose checkpoint is in --run-dir")
+                   help=f"continue the run in --run-dir with the settings in its {SETTINGS}")
     p.add_argument("--overwrite", action="store_true",
-                   help="start a new run even though --run-dir holds another run's checkpoint")
+                   help="start a new run even though --run-dir or --images holds another run's files")
     return p
 
 
-def train_main(argv):
+# Settings a run keeps for life, and those a resumed run may change.
+FIXED = ("arch", "latent_dim", "batch_size", "seed", "images")
+CHANGEABLE = ("epochs", "sample_interval", "log_every", "checkpoint_interval", "eval_every")
+
+
+def flag(key):
+    return "--" + key.replace("_", "-")
+
+
+def read_settings(run_dir):
+    path = os.path.join(run_dir, SETTINGS)
+    damaged = lambda why: UsageError(f"{path}: {why}; start a new run with --overwrite or another --run-dir")
+    try:
+        with open(path, encoding="utf-8") as f:
+            settings = json.loads(f.read(100000))
+    except FileNotFoundError:
+        if os.path.isfile(os.path.join(run_dir, CHECKPOINT)):
+            raise UsageError(f"--resume: {run_dir}/ was written by an earlier gan_2014 (it has no {SETTINGS}); "
+                             "start a new run with --overwrite or another --run-dir") from None
+        raise UsageError(f"--resume: {run_dir}/ holds no run ({SETTINGS} is missing); start a new run "
+                         "without --resume, or pass the run's --run-dir") from None
+    except (OSError, ValueError) as e:
+        raise damaged(f"unreadable ({getattr(e, 'strerror', None) or type(e).__name__})") from None
+    types = {"arch": lambda v: v in ARCHS, "latent_dim": lambda v: type(v) is int and v > 0,
+             "batch_size": lambda v: type(v) is int and v > 0, "seed": lambda v: type(v) is int and 0 <= v < 2 ** 32,
+             "images": lambda v: isinstance(v, str) and v, "run_id": lambda v: isinstance(v, str) and v,
+             "data": lambda v: v is None or isinstance(v, str), "data_sha256": lambda v: isinstance(v, str),
+             "epochs": lambda v: type(v) is int and v > 0, "sample_interval": lambda v: type(v) is int and v > 0,
+             "log_every": lambda v: v is None or (type(v) is int and v > 0),
+             "checkpoint_interval": lambda v: type(v) is int and v > 0,
+             "eval_every": lambda v: type(v) is int and v >= 0}
+    if not isinstance(settings, dict):
+        raise damaged("not a record of settings")
+    for key, ok in types.items():
+        if key not in settings or not ok(settings[key]):
+            raise damaged(f"no valid {key!r}")
+    return settings
+
+
+def has_run(run_dir):
+    return any(os.path.exists(os.path.join(run_dir, n)) for n in (SETTINGS, CHECKPOINT, HISTORY))
+
+
+def resolve_settings(args):
+    """The run's settings: a new run's from the options and defaults; a resumed
+    run's from its run.json, where an option given again must agree."""
+    given = {k: getattr(args, k) for k in FIXED + CHANGEABLE if getattr(args, k) is not None}
+    if args.resume:
+        settings = read_settings(args.run_dir)
+        for key, value in given.items():
+            recorded = settings[key]
+            if key == "images":
+                value, recorded = os.path.abspath(value), os.path.abspath(recorded)
+            if key in FIXED and value != recorded:
+                raise UsageError(f"{flag(key)} {value} conflicts with the run's {recorded} "
+                                 f"(from {os.path.join(args.run_dir, SETTINGS)}); drop {flag(key)} "
+                                 "to keep the run's, or start a new run")
+        settings.update({k: v for k, v in given.items() if k in CHANGEABLE})
+        return settings
+    arch = given.get("arch", ARCH)
+    settings = dict(arch=arch, latent_dim=LATENT_DIM, batch_size=ARCHS[arch].batch_size,
+                    seed=random_seed(), images=IMAGES, epochs=EPOCHS, sample_interval=SAMPLE_INTERVAL,
+                    log_every=None, checkpoint_interval=CHECKPOINT_INTERVAL, eval_every=EVAL_EVERY)
+    settings.update(given)
+    settings["images"] = os.path.abspath(settings["images"])
+    settings["run_id"] = uuid.uuid4().hex
+    settings["data"] = None if args.data is None else os.path.abspath(args.data)
+    return settings
+
+
+def claim_images(images, run_id, overwrite, check_only=False):
+    """The grid folder is the run's: another run's grids there are refused, or
+    removed with --overwrite, so that no folder mixes two runs' grids."""
+    if not os.path.isdir(images):
+        return
+    owner = grid_owner(images)
+    theirs = grid_files(images) if owner != run_id else []
+    if theirs and not overwrite:
+        raise UsageError(f"--images {images}: holds another run's grids ({len(theirs)} files such as "
+                         f"{sorted(theirs)[0]}); pass --overwrite to replace them or another --images")
+    if check_only:
+        return
+    for name in theirs:
+        os.remove(os.path.join(images, name))
+    if owner != run_id:
+        atomic_write(os.path.join(images, OWNER), lambda tmp: write_text(tmp, run_id))
+
+
+def new_run_files(run_dir):
+    """What --overwrite removes from a run folder before a new run: the old run's files."""
+    for name in (SETTINGS, CHECKPOINT, HISTORY, "losses.png", "generator.weights.h5",
+                 "discriminator.weights.h5", "crash.log", "best/generator.weights.h5", "best/best.json"):
+        path = os.path.join(run_dir, name)
+        if os.path.isfile(path):
+            os.remove(path)
+
+
+def refuse_other_run(args):
+    if not args.resume and not args.overwrite and has_run(args.run_dir):
+        raise UsageError(f"{args.run_dir}/ already holds a run; pass --resume to continue it, --overwrite "
+                         "to replace it, or another --run-dir")
+
+
+def train_main(argv, context):
     args = train_parser().parse_args(argv)
-    if args.batch_size is None:
-        args.batch_size = PAPER_BATCH_SIZE if args.arch == "paper" else BATCH_SIZE
     if args.resume and args.overwrite:
         raise UsageError("--resume and --overwrite contradict each other; pass one")
-    checkpoint = os.path.join(args.run_dir, CHECKPOINT)
-    if args.resume and not os.path.isfile(checkpoint):
-        raise UsageError(f"--resume: no checkpoint at {checkpoint}; "
-                         "start a new run without --resume, or pass the run's --run-dir")
-    if not args.resume and not args.overwrite and os.path.isfile(checkpoint):
-        raise UsageError(f"{args.run_dir}/ already holds a run's checkpoint; pass --resume to "
-                         "continue it, --overwrite to replace it, or another --run-dir")
-    (x_train, _), _ = load_mnist(args.data)
-    if args.batch_size > len(x_train):
-        raise UsageError(f"--batch-size {args.batch_size} is larger than the {len(x_train)} "
+    run_dir = args.run_dir
+    context["run_dir"] = run_dir
+    if args.resume and not os.path.isdir(run_dir):
+        raise UsageError(f"--resume: no run folder {run_dir}/; start a new run without --resume, "
+                         "or pass the run's --run-dir")
+    locks = context["locks"] = []
+    if args.resume:
+        locks.append(lock_folder(run_dir))  # before reading the run: no other process may be writing it
+    checkpoint = os.path.join(run_dir, CHECKPOINT)
+    refuse_other_run(args)
+    settings = resolve_settings(args)
+    start = 0
+    if args.resume and os.path.isfile(checkpoint):
+        try:
+            meta, _ = read_checkpoint(checkpoint)
+        except CheckpointError as e:
+            raise UsageError(f"{checkpoint}: {e}; start a new run with --overwrite or another --run-dir") from None
+        if (meta["arch"], meta["latent_dim"]) != (settings["arch"], settings["latent_dim"]):
+            raise UsageError(f"{checkpoint} is for arch {meta['arch']} with latent size {meta['latent_dim']}, "
+                             f"but {SETTINGS} says arch {settings['arch']} with {settings['latent_dim']}; "
+                             "start a new run with --overwrite or another --run-dir")
+        start = meta["iteration"]
+        if start >= settings["epochs"]:
+            raise UsageError(f"{checkpoint} is at iteration {start}, which already reaches --epochs "
+                             f"{settings['epochs']}; raise --epochs to train further")
+
+    # The data: a resumed run must see the digits it started with.
+    data_path = args.data if args.data is not None else settings["data"]
+    mnist = load_mnist(data_path)
+    digest = data_digest(mnist)
+    if args.resume and digest != settings["data_sha256"]:
+        raise UsageError(f"--data {data_path or 'keras.datasets.mnist'}: its digits (sha256 {digest}) are "
+                         f"not the run's (sha256 {settings['data_sha256']}, {settings['data'] or 'downloaded'}); "
+                         "pass the run's data file")
+    settings["data_sha256"] = digest
+    if args.data is not None:
+        settings["data"] = os.path.abspath(args.data)  # where the run's digits are now
+    (x_all, _), _ = mnist
+    model_class = ARCHS[settings["arch"]]
+    n_train, held_out = model_class.training_digits(len(x_all))
+    x_train = x_all[:n_train]
+    if settings["batch_size"] > n_train:
+        raise UsageError(f"--batch-size {settings['batch_size']} is larger than the {n_train} "
                          "training digits; pass a smaller --batch-size")
-    ensure_writable_dir(args.images, "--images")
-    ensure_writable_dir(args.run_dir, "--run-dir")
+    width = 1200 if settings["arch"] == "paper" else 256
+    require_memory(f"--latent-dim {settings['latent_dim']}",
+                   TF_BASE + 5 * 4 * settings["latent_dim"] * (width + settings["batch_size"]),
+                   "pass a smaller --latent-dim")
+    require_memory(f"--batch-size {settings['batch_size']}", TF_BASE + 40 * 4 * settings["batch_size"] * 1200,
+                   "pass a smaller --batch-size")
 
-    seed = args.seed if args.seed is not None else int.from_bytes(os.urandom(4), "little") >> 1
-    load_tensorflow()
-    keras.utils.set_random_seed(seed)  # weights' initial values
-    gan = GAN(latent_dim=args.latent_dim, seed=seed, arch=args.arch,
-              pixel_means=x_train.reshape(len(x_train), -1).mean(0) / 255.0)
-    source = args.data or "keras.datasets.mnist"
-    print(f"gan_2014: arch {args.arch}, {len(x_train)} digits from {source}, seed {seed}, "
-          f"{args.epochs} iterations of batch {args.batch_size}"
-          + (f", resuming from {checkpoint}" if args.resume else ""), flush=True)
+    images = settings["images"]
+    claim_images(images, settings["run_id"], args.overwrite, check_only=True)
+    if not args.resume:  # every check passed: now the folders, held for this run
+        ensure_writable_dir(run_dir, "--run-dir")
+        locks.append(lock_folder(run_dir))
+        refuse_other_run(args)  # again, under the lock: another start may have come in between
+    ensure_writable_dir(images, "--images")
+    if os.path.realpath(images) != os.path.realpath(run_dir):
+        locks.append(lock_folder(images))
+    keras.utils.set_random_seed(settings["seed"])  # the weights' initial values
+    gan = model_class(latent_dim=settings["latent_dim"], seed=settings["seed"],
+                      pixel_means=x_train.reshape(n_train, -1).mean(0) / 255.0)
+    restored = gan.load_checkpoint(checkpoint) if start else None  # whole and this model's, or refused
+
+    # Every check passed: only now is anything in the folders replaced.
+    if args.overwrite:
+        new_run_files(run_dir)
+    for folder in (run_dir, images):
+        remove_temporaries(folder)
+    claim_images(images, settings["run_id"], args.overwrite)
+    atomic_write(os.path.join(run_dir, SETTINGS), lambda tmp: write_text(tmp, json.dumps(settings, indent=1)))
+    monitor, monitored = None, ""
+    if settings["eval_every"]:
+        x_sigma, x_scored, monitored = monitor_digits(x_all, n_train)
+        monitor = heldout_monitor(x_sigma, x_scored)
+    source = data_path or "keras.datasets.mnist"
+    resumed = ""
+    if args.resume:
+        resumed = f", resuming from iteration {start}" if start else ", starting again (no checkpoint yet)"
+    print(f"gan_2014: arch {settings['arch']}, trains on {n_train:,} of the {len(x_all):,} training digits "
+          f"of {source}" + (f" ({held_out})" if held_out else "")
+          + f", seed {settings['seed']}, {settings['epochs']} iterations of batch {settings['batch_size']}"
+          + (f", held-out estimate every {settings['eval_every']} on {monitored}" if monitor else "")
+          + resumed, flush=True)
     t = time.perf_counter()
-    gan.train(to_model_range(x_train, args.arch), epochs=args.epochs, batch_size=args.batch_size,
-              sample_interval=args.sample_interval, images=args.images, run_dir=args.run_dir,
-              checkpoint_interval=args.checkpoint_interval, log_every=args.log_every,
-              resume=args.resume, noise_seed=seed,
-              progress=sys.stdout.isatty() and args.log_every is None)
-    print(f"gan_2014: done in {time.perf_counter() - t:.0f} s; grids in {args.images}/, "
-          f"history, checkpoint and weights in {args.run_dir}/", flush=True)
+    gan.train(model_class.from_pixels(x_train), epochs=settings["epochs"], batch_size=settings["batch_size"],
+              sample_interval=settings["sample_interval"], images=images, run_dir=run_dir,
+              checkpoint_interval=settings["checkpoint_interval"], log_every=settings["log_every"],
+              restored=restored, eval_every=settings["eval_every"], monitor=monitor,
+              progress=sys.stdout.isatty() and settings["log_every"] is None)
+    print(f"gan_2014: done in {time.perf_counter() - t:.0f} s; grids in {images}/, "
+          f"history, checkpoint and weights in {run_dir}/", flush=True)
 
 
-def add_generator_options(p):
-    """The options that find a trained generator and rebuild it: shared by sample and evaluate."""
-    p.add_argument("--weights", required=True, metavar="PATH",
-                   help="a run folder (its generator.weights.h5) or a generator.weights.h5 file")
-    p.add_argument("--arch", choices=["seed", "paper"], default=ARCH,
-                   help=f"the --arch the generator was trained with (default {ARCH})")
-    p.add_argument("--latent-dim", type=positive_int, default=LATENT_DIM,
-                   help=f"the latent size the generator was trained with (default {LATENT_DIM})")
+def ensure_writable_dir(path, option):
+    """Create `path` if needed and prove a file can be written there, before any work."""
+    try:
+        os.makedirs(path, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=TMP_PREFIX + "write-test-", dir=path)
+        os.close(fd)
+        os.remove(probe)
+    except OSError as e:
+        raise UsageError(f"{option} {path}: cannot write there ({e.strerror or e}); "
+                         f"choose another {option}") from None
 
 
-def sample_main(argv):
+def add_generator_option(p):
+    p.add_argument("--weights", required=True, metavar="PATH", help=(
+        "a run folder (its last checkpoint, so an interrupted run works too), a best/ folder, "
+        "or a generator.weights.h5 file; the architecture and latent size are read from it"))
+
+
+def sample_main(argv, context):
     p = Parser(prog="gan_2014.py sample",
                description="New digits from a trained generator, as a grid or as an array file.")
-    add_generator_options(p)
+    add_generator_option(p)
     p.add_argument("--n", type=positive_int, default=25, help="how many digits (default 25)")
     p.add_argument("--out", default="samples.png", metavar="FILE", help=(
         "FILE.png: a grid; FILE.npz or FILE.npy: the digits as float32 (n, 28, 28) in [0, 1] "
         "(default samples.png)"))
-    p.add_argument("--seed", type=int, help="seed of the noise: same seed, same digits (default: random, printed)")
+    p.add_argument("--seed", type=seed_value, help="seed of the noise, 0 to 2**32-1: same seed, same digits "
+                                                   "(default: random, printed)")
     args = p.parse_args(argv)
     ext = os.path.splitext(args.out)[1].lower()
     if ext not in (".png", ".npz", ".npy"):
         raise UsageError(f"--out {args.out}: unknown kind of file; end it in .png, .npz or .npy")
-    folder = os.path.dirname(os.path.abspath(args.out))
-    ensure_writable_dir(folder, "--out")
-    gan = load_generator(args.weights, args.latent_dim, args.arch)
-    seed = args.seed if args.seed is not None else int.from_bytes(os.urandom(4), "little") >> 1
+    if os.path.isdir(args.out):
+        raise UsageError(f"--out {args.out}: is a folder; give a file name such as {args.out.rstrip('/')}/samples.png")
+    ensure_writable_dir(os.path.dirname(os.path.abspath(args.out)), "--out")
+    per_digit = 784 * 4 * 3 + (30 * 30 * 9 * 6 if ext == ".png" else 0) + 1200 * 4 * 2
+    require_memory(f"--n {args.n}", TF_BASE + args.n * per_digit, "pass a smaller --n")
+    found = describe_generator(args.weights)  # a wrong path is refused before TensorFlow loads
+    gan = load_generator(found)
+    seed = args.seed if args.seed is not None else random_seed()
     images = generate(gan, args.n, seed)
     if ext == ".png":
         save_grid(images[..., None], args.out)
@@ -911,22 +1531,25 @@ def sample_main(argv):
     print(f"gan_2014: {args.n} digits (seed {seed}) written to {args.out}")
 
 
-def evaluate_main(argv):
+def evaluate_main(argv, context):
     p = Parser(prog="gan_2014.py evaluate", description=(
         "Parzen-window log-likelihood of the test digits by the authors' protocol (Goodfellow "
         "et al. 2014, Table 1), and classifier-based quality and mode coverage, for a trained "
         "generator and, as the reference row, for real training digits."))
-    add_generator_options(p)
+    add_generator_option(p)
     p.add_argument("--data", metavar="FILE", help="a local MNIST .npz instead of downloading (as for training)")
-    p.add_argument("--samples", type=positive_int, default=10000,
-                   help="generator samples for the Parzen windows (default 10000, as the authors)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the samples' noise (default 0)")
+    p.add_argument("--samples", type=at_least(2), default=10000,
+                   help="generator samples for the Parzen windows, at least 2 (default 10000, as the authors)")
+    p.add_argument("--seed", type=seed_value, default=0, help="seed of the samples' noise (default 0)")
     p.add_argument("--cache", default=os.path.join(os.path.expanduser("~"), ".cache", "gan_2014"),
                    metavar="DIR", help="where the MNIST classifier is cached (default ~/.cache/gan_2014)")
     args = p.parse_args(argv)
-    generator_weights_path(args.weights)  # refuse a wrong path before a download
+    # float64 copies of the samples and the real digits, and a 500 x samples distance block
+    require_memory(f"--samples {args.samples}", TF_BASE + args.samples * (784 * 8 * 4 + 500 * 8 * 3),
+                   "pass a smaller --samples")
+    found = describe_generator(args.weights)  # refuse a wrong path before a download
     (x_train, y_train), (x_test, y_test) = load_mnist(args.data)
-    gan = load_generator(args.weights, args.latent_dim, args.arch)
+    gan = load_generator(found)
     t0 = time.perf_counter()
     to01 = lambda x: x.astype(np.float32) / 255.0
     n = len(x_train)
@@ -971,22 +1594,84 @@ def evaluate_main(argv):
     return rows
 
 
+def last_checkpoint_note(context):
+    """'the last checkpoint, iteration N, is in run/checkpoint.npz' when there is one."""
+    run_dir = context.get("run_dir")
+    if run_dir is None:
+        return ""
+    path = os.path.join(run_dir, CHECKPOINT)
+    try:
+        iteration = read_checkpoint(path)[0]["iteration"]
+    except CheckpointError:
+        return f"; {path} is not a whole checkpoint" if os.path.exists(path) else "; no checkpoint was written yet"
+    return f"; the last checkpoint, iteration {iteration}, is whole in {path}"
+
+
+def crash_log(context):
+    """Keep the traceback where a user can find it and send it: the run folder, else the temp folder."""
+    text = f"gan_2014.py {' '.join(sys.argv[1:])}\n{time.strftime('%Y-%m-%d %H:%M:%S')}\n{traceback.format_exc()}"
+    for folder in (context.get("run_dir"), tempfile.gettempdir()):
+        if folder and os.path.isdir(folder):
+            path = os.path.join(folder, "crash.log" if folder == context.get("run_dir") else "gan_2014-crash.log")
+            try:
+                with open(path, "w") as f:
+                    f.write(text)
+                return path
+            except OSError:
+                continue
+    return None
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     commands = {"train": train_main, "sample": sample_main, "evaluate": evaluate_main}
     command = argv.pop(0) if argv and argv[0] in commands else "train"
+    context = {}
+
+    def terminated(signum, frame):  # before training's own handler: leave as Ctrl-C does
+        context["signal"] = signum
+        raise KeyboardInterrupt
+    previous = signal.signal(signal.SIGTERM, terminated)
+    code, message = 0, None
     try:
-        commands[command](argv)
+        commands[command](argv, context)
     except UsageError as e:
-        print(f"gan_2014.py: error: {e}", file=sys.stderr)
-        sys.exit(2)
+        code, message = 2, f"error: {e}"
+    except FolderInUse as e:
+        code, message = 2, f"error: {e}; wait for it to finish, or pass another --run-dir/--images"
+    except CheckpointError as e:
+        code, message = 2, (f"error: {os.path.join(context.get('run_dir', ''), CHECKPOINT)}: {e}; start a new "
+                            "run with --overwrite or another --run-dir")
     except Stopped as e:
-        print(f"gan_2014.py: {e}", file=sys.stderr)
-        sys.exit(e.code)
+        path = os.path.join(context.get("run_dir", RUN_DIR), CHECKPOINT)
+        if e.code == 1:
+            message = f"{e}; the last good checkpoint, iteration {e.saved_at}, is in {path}"
+        else:
+            message = (f"{e} after iteration {e.iteration}; checkpoint saved in {path}; "
+                       "continue with --resume (and the same --run-dir)")
+        code = e.code
+    except WriteError as e:
+        code, message = 1, f"{e}; free some space or choose another folder" + last_checkpoint_note(context)
     except KeyboardInterrupt:
-        print("gan_2014.py: interrupted; files already written, the last checkpoint included, "
-              "are whole", file=sys.stderr)
-        sys.exit(130)
+        code = 128 + context.get("signal", signal.SIGINT)
+        message = "interrupted; files already written are whole" + last_checkpoint_note(context)
+    except MemoryError:
+        code, message = 1, "ran out of memory; try a smaller --batch-size, --n or --samples" \
+            + last_checkpoint_note(context)
+    except Exception as e:
+        log = crash_log(context)
+        first = (str(e).strip().splitlines() or [""])[0][:200]
+        code, message = 1, (f"unexpected error: {type(e).__name__}: {first}"
+                            + last_checkpoint_note(context)
+                            + (f"; the details are in {log} (please send it with a bug report)" if log else ""))
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        for lock in reversed(context.get("locks", [])):
+            unlock_folder(lock)
+    if message is not None:
+        print(f"gan_2014.py: {message}", file=sys.stderr, flush=True)
+    if code:
+        sys.exit(code)
 
 
 if __name__ == "__main__":

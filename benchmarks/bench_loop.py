@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Milliseconds per training iteration: the seed's loop, ours, and the floor.
+"""Milliseconds per training iteration: the seed's loop, ours, and the floor;
+then the same for the authors' model (--arch paper).
 
     python benchmarks/bench_loop.py                      # ../shared/data/mnist-24k.npz
     python benchmarks/bench_loop.py --data mnist.npz --batch-sizes 32 --iterations 400
@@ -13,7 +14,13 @@
 (c) floor: one XLA-compiled function doing the same three updates (discriminator on
            real, on fake, generator through the frozen discriminator).
 
-The three run in one process on the same data, in interleaved blocks so that a
+--arch paper rows: (b) PaperGAN.train_iteration, the function the script calls,
+against (c) its floor: the same update (same layer sizes, dropout masks, both
+objectives from one forward pass, momentum step, minibatch gathered on the
+device) in plain TensorFlow ops, no Keras layers, in one compiled function.
+It is timed on the training digits the script uses (0-49,999 of a full MNIST).
+
+The loops run in one process on the same data, in interleaved blocks so that a
 slow spell of the machine hits all three alike. Then a real default-configuration
 training process is started to read its peak resident memory.
 """
@@ -86,6 +93,65 @@ def floor_step(gan):
     return lambda x_train, batch_size: [float(l) for l in compiled(x_train, batch_size)]
 
 
+def paper_floor_step(gan):
+    """(c) for --arch paper: AdversaryCost2's update written in plain TensorFlow.
+
+    It reads and writes the PaperGAN's own variables, its minibatch order and
+    the same random streams (the noise's, and each Dropout layer's), so from
+    equal states it must leave the same weights as train_iteration (tests check)."""
+    dense = lambda model: [(l.kernel, l.bias) for l in model.layers if isinstance(l, keras.layers.Dense)]
+    (w1, b1), (w2, b2), (w3, b3) = dense(gan.generator)
+    (v1, c1), (v2, c2), (v3, c3) = dense(gan.discriminator)
+    drops = [(l.seed_generator.state, l.rate) for l in gan.discriminator.layers
+             if isinstance(l, keras.layers.Dropout)]
+    params = [w1, b1, w2, b2, w3, b3, v1, c1, v2, c2, v3, c3]
+    velocity = dict(zip((id(p) for p in gan.params), gan.velocities))
+    velocities = [velocity[id(p)] for p in params]
+    root3 = float(np.sqrt(3.0))
+
+    def seed(state):  # what keras.random does with a SeedGenerator: use the state, then step it
+        s = tf.convert_to_tensor(state)
+        state.assign(s + tf.constant([0, 1], s.dtype))
+        return tf.cast(tf.math.floormod(s, 2 ** 31 - 2), tf.int32)
+
+    def discriminator_logit(x):
+        h = tf.reshape(x, (-1, 784))
+        for (state, rate), (v, c) in zip(drops, [(v1, c1), (v2, c2)]):
+            h = tf.nn.experimental.stateless_dropout(h, rate, seed=seed(state))
+            h = tf.reduce_max(tf.reshape(tf.matmul(h, v) + c, (-1, v.shape[1] // 5, 5)), axis=-1)
+        h = tf.nn.experimental.stateless_dropout(h, drops[2][1], seed=seed(drops[2][0]))
+        return tf.matmul(h, v3) + c3
+
+    def step(x_train, batch_size):
+        per_epoch = tf.cast(tf.shape(x_train)[0] // batch_size, tf.int64)
+        t = tf.convert_to_tensor(gan.updates)
+        epoch, pos = t // per_epoch, t % per_epoch
+        real = tf.gather(x_train, tf.gather(gan.order, pos * batch_size + tf.range(batch_size, dtype=tf.int64)))
+        z = tf.random.stateless_uniform((batch_size, gan.latent_dim), seed=seed(gan.seed_generator.state),
+                                        minval=-root3, maxval=root3)
+        with tf.GradientTape(persistent=True) as tape:
+            h = tf.nn.relu(tf.matmul(z, w1) + b1)
+            h = tf.nn.relu(tf.matmul(h, w2) + b2)
+            fake = tf.nn.sigmoid(tf.matmul(h, w3) + b3)
+            logit_real, logit_fake = discriminator_logit(real), discriminator_logit(fake)
+            bce = lambda label, logit: tf.reduce_mean(
+                tf.nn.sigmoid_cross_entropy_with_logits(tf.fill(tf.shape(logit), label), logit))
+            loss_real, loss_fake = bce(1.0, logit_real), bce(0.0, logit_fake)
+            d_obj, g_obj = 0.5 * (loss_real + loss_fake), bce(1.0, logit_fake)
+        grads = tape.gradient(g_obj, params[:6]) + tape.gradient(d_obj, params[6:])
+        tf_t, tf_epoch = tf.cast(t, tf.float32), tf.cast(epoch, tf.float32)
+        lr = tf.maximum(0.1 * tf.exp(-tf_t * float(np.log(1.000004))), 1e-6)
+        momentum = 0.5 + 0.2 * tf.minimum(tf_epoch / 249.0, 1.0)
+        for p, v, g in zip(params, velocities, grads):
+            v.assign(momentum * v - lr * g)
+            p.assign_add(v)
+        gan.updates.assign_add(1)
+        return tf.stack([loss_real, loss_fake, g_obj])
+
+    compiled = tf.function(step, jit_compile=True, autograph=False)
+    return lambda x_train, batch_size: compiled(x_train, batch_size).numpy().tolist()
+
+
 def time_interleaved(loops, iterations, warmup, block=20):
     """Per-iteration seconds of each loop, run in alternating blocks."""
     for run in loops.values():
@@ -129,12 +195,14 @@ def main():
     p.add_argument("--batch-sizes", type=int, nargs="+", default=[32, 128, 512])
     p.add_argument("--iterations", type=int, default=200, help="timed iterations per loop (default 200)")
     p.add_argument("--warmup", type=int, default=30)
+    p.add_argument("--paper-iterations", type=int, default=200,
+                   help="timed updates of the --arch paper rows (0: skip)")
     p.add_argument("--memory-epochs", type=int, default=1000,
                    help="iterations of the default run whose peak memory is read (0: skip)")
     args = p.parse_args()
 
     (x, _), _ = gan_2014.load_mnist(args.data)
-    x_np = gan_2014.to_tanh_range(x)
+    x_np = gan_2014.GAN.from_pixels(x)
     x_tf = tf.convert_to_tensor(x_np)
     gpus = tf.config.list_physical_devices("GPU")
     device = gpus[0].name if gpus else f"CPU ({os.cpu_count()} cores)"
@@ -157,6 +225,23 @@ def main():
         cell = lambda k: f"{med[k]:7.1f} [{t[k].min():5.1f}, {t[k].max():6.1f}]"
         print(f"{bs:>5}  {cell('a'):>22}  {cell('b'):>22}  {cell('c'):>22}  "
               f"{med['b'] / med['c']:5.2f}  {med['a'] / med['b']:5.2f}", flush=True)
+    if args.paper_iterations:
+        (x, _), _ = gan_2014.load_mnist(args.data)
+        n, _ = gan_2014.PaperGAN.training_digits(len(x))
+        x_tf = tf.convert_to_tensor(gan_2014.PaperGAN.from_pixels(x[:n]))
+        means = x[:n].reshape(n, -1).mean(0) / 255.0
+        ours, floor_gan = (gan_2014.PaperGAN(seed=0, pixel_means=means) for _ in range(2))
+        ours.train_iteration(x_tf, 100)  # draws the first pass's order
+        floor_gan.shuffle(n, 100)
+        floor = paper_floor_step(floor_gan)
+        t = time_interleaved({"b": lambda: ours.train_iteration(x_tf, 100), "c": lambda: floor(x_tf, 100)},
+                             args.paper_iterations, args.warmup)
+        med = {k: np.median(v) for k, v in t.items()}
+        cell = lambda k: f"{med[k]:7.1f} [{t[k].min():5.1f}, {t[k].max():6.1f}]"
+        print(f"\n--arch paper, batch 100, {n} training digits: ms per update, median [min, max] "
+              f"over {args.paper_iterations} updates")
+        print(f"{'':5}  {'':22}  {'(b) gan_2014.py':>22}  {'(c) plain-TF floor':>22}  {'b/c':>5}")
+        print(f"{100:>5}  {'':22}  {cell('b'):>22}  {cell('c'):>22}  {med['b'] / med['c']:5.2f}", flush=True)
     if args.memory_epochs:
         peak, wall = peak_rss_of_default_run(args.data, args.memory_epochs)
         print(f"peak resident memory of `python gan_2014.py --data {os.path.basename(args.data)} "

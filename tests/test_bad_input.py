@@ -1,12 +1,17 @@
-"""Bad input: one line on stderr naming the problem and the fix, exit 2, no
-traceback, and nothing already written touched."""
+"""Bad input of every kind a user can type or hand us: one line on stderr that
+names the problem and the fix, exit status 2, no traceback, and every file
+already in the folder byte-identical afterwards."""
+import json
 import os
+import zipfile
 
 import numpy as np
 import pytest
 
 import gan_2014
-from conftest import make_tiny_mnist, run_script
+from helpers import make_tiny_mnist, run_script, tree
+
+BIG = str(2 ** 70)
 
 
 def fail(capsys, argv):
@@ -23,59 +28,132 @@ def fail(capsys, argv):
 @pytest.fixture
 def workdir(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    make_tiny_mnist(tmp_path / "tiny.npz")
     return tmp_path
+
+
+def npz_with(folder, name, **changes):
+    arrays = dict(x_train=np.zeros((8, 28, 28), np.uint8), y_train=np.zeros(8, np.uint8),
+                  x_test=np.zeros((8, 28, 28), np.uint8), y_test=np.zeros(8, np.uint8))
+    arrays.update(changes)
+    np.savez(folder / name, **{k: v for k, v in arrays.items() if v is not None})
+    return name
+
+
+def lying_header(folder):
+    """An .npz whose x_train claims a billion digits but holds eight."""
+    name = npz_with(folder, "liar.npz")
+    with zipfile.ZipFile(folder / name) as zf:
+        members = {n: zf.read(n) for n in zf.namelist()}
+    header = "{'descr': '|u1', 'fortran_order': False, 'shape': (1000000000, 28, 28), }"
+    header += " " * (118 - len(header)) + "\n"
+    members["x_train.npy"] = b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header.encode() \
+        + members["x_train.npy"][128:]
+    with zipfile.ZipFile(folder / name, "w") as zf:
+        for n, data in members.items():
+            zf.writestr(n, data)
+    return name
+
+
+def zip_of_text(folder):
+    with zipfile.ZipFile(folder / "notes.npz", "w") as zf:
+        zf.writestr("x_train.npy", "hello")
+        zf.writestr("readme.txt", "not an array")
+    return "notes.npz"
+
+
+def fifo(folder):
+    os.mkfifo(folder / "pipe.npz")
+    return "pipe.npz"
+
+
+def text_file(folder):
+    (folder / "text.npz").write_text("hello")
+    return "text.npz"
+
+
+def bare_npy(folder):
+    np.save(folder / "array.npy", np.zeros((3, 28, 28), np.uint8))
+    return "array.npy"
+
+
+def pickled(folder):
+    return npz_with(folder, "pickled.npz", y_train=np.array([None] * 8, dtype=object))
+
+
+def no_test_set(folder):
+    return npz_with(folder, "half.npz", x_test=None, y_test=None)
+
+
+# (argv, setup(folder) -> value for "{}" in argv, words the one line must hold)
+DATA_CASES = [
+    (["--data", "nowhere.npz"], None, "no such file"),
+    (["--data", "{}"], lambda f: os.mkdir(f / "folder") or "folder", "is a folder"),
+    (["--data", "{}"], fifo, "not a regular file"),
+    (["--data", "{}"], text_file, "not a readable .npz"),
+    (["--data", "{}"], bare_npy, "not a readable .npz"),
+    (["--data", "{}"], zip_of_text, "is not an array"),
+    (["--data", "{}"], pickled, "holds Python objects"),
+    (["--data", "{}"], lying_header, "claims shape (1000000000, 28, 28)"),
+    (["--data", "{}"], no_test_set, "missing key(s) x_test, y_test"),
+    (["--data", "{}"], lambda f: npz_with(f, "odd.npz", x_train=np.zeros((8, 32, 32), np.uint8)),
+     "x_train is uint8 of shape (8, 32, 32)"),
+    (["--data", "{}"], lambda f: npz_with(f, "odd.npz", x_train=np.zeros((8, 28, 28), np.float32)),
+     "x_train is float32"),
+    (["--data", "{}"], lambda f: npz_with(f, "odd.npz", y_train=np.zeros(7, np.uint8)), "y_train is uint8 of shape (7,)"),
+    (["--data", "{}"], lambda f: npz_with(f, "odd.npz", y_test=np.zeros(8, np.float64)), "y_test is float64"),
+    (["--data", "{}"], lambda f: npz_with(f, "odd.npz", y_train=np.full(8, 10, np.int16)),
+     "y_train holds labels from 10 to 10"),
+    (["--data", "{}"], lambda f: npz_with(f, "odd.npz", y_test=np.full(8, -1, np.int16)),
+     "y_test holds labels from -1 to -1"),
+]
+
+OPTION_CASES = [
+    (["--seed", "-5"], "--seed: must be from 0 to 4294967295"),
+    (["--seed", BIG], "--seed: must be from 0 to 4294967295"),
+    (["--seed", "4294967296"], "--seed: must be from 0 to 4294967295"),
+    (["--seed", "1.5"], "--seed: expected a whole number"),
+    (["sample", "--weights", "run", "--seed", "-1"], "--seed: must be from 0"),
+    (["evaluate", "--weights", "run", "--seed", BIG], "--seed: must be from 0"),
+    (["--eval-every", "-1"], "--eval-every"),
+    (["--arch", "gan"], "--arch: invalid choice"),
+    (["--resume", "--overwrite"], "contradict each other"),
+    (["--data", "tiny.npz", "--batch-size", "201"], "--batch-size 201 is larger than the 200 training digits"),
+    (["--data", "tiny.npz", "--latent-dim", str(10 ** 7)], "--latent-dim 10000000 needs about"),
+    (["--resume"], "--resume: run/ holds no run (run.json is missing)"),
+    (["sample", "--weights", "nowhere"], "--weights nowhere: no such file or folder"),
+    (["sample", "--weights", "."], "no checkpoint.npz or generator weights"),
+    (["sample", "--weights", "run", "--n", str(10 ** 7)], "--n 10000000 needs about"),
+    (["sample", "--weights", "run", "--out", "s.jpg"], "end it in .png, .npz or .npy"),
+    (["evaluate", "--weights", "run", "--samples", "1"], "--samples: must be at least 2"),
+    (["evaluate", "--weights", "run", "--samples", str(10 ** 8)], "--samples 100000000 needs about"),
+]
 
 
 @pytest.mark.parametrize("option", ["--epochs", "--batch-size", "--sample-interval", "--latent-dim",
                                     "--checkpoint-interval", "--log-every"])
-@pytest.mark.parametrize("value", ["0", "-3", "many"])
+@pytest.mark.parametrize("value", ["0", "-3", "many", BIG + ".5"])
 def test_non_positive_or_non_numeric_option_is_refused(capsys, workdir, option, value):
-    line = fail(capsys, [option, value])
-    assert option in line
+    assert option in fail(capsys, [option, value])
 
 
-def test_batch_larger_than_the_data_is_refused(capsys, workdir, tiny_data):
-    line = fail(capsys, ["--data", tiny_data, "--batch-size", "201"])
-    assert "--batch-size 201" in line and "200 training digits" in line
+@pytest.mark.parametrize("argv, setup, words", DATA_CASES, ids=[c[2][:30] for c in DATA_CASES])
+def test_bad_data_file_is_named_and_nothing_is_written(capsys, workdir, argv, setup, words):
+    value = setup(workdir) if setup else None
+    before = tree(workdir) if not os.path.exists(workdir / "pipe.npz") else None
+    line = fail(capsys, [a.replace("{}", value) if value else a for a in argv])
+    assert words in line and "--data" in line
+    assert not os.path.exists(workdir / "images") and not os.path.exists(workdir / "run")
+    if before is not None:
+        assert tree(workdir) == before
 
 
-def test_images_path_that_cannot_be_written_is_refused(capsys, workdir, tiny_data):
-    (workdir / "a_file").write_text("x")
-    line = fail(capsys, ["--data", tiny_data, "--images", str(workdir / "a_file" / "grids")])
-    assert "--images" in line and "cannot write" in line
-
-
-def test_missing_data_file_is_named(capsys, workdir):
-    line = fail(capsys, ["--data", "nowhere.npz"])
-    assert "nowhere.npz" in line and "no such file" in line
-
-
-def test_data_that_is_not_an_npz_is_named(capsys, workdir):
-    (workdir / "notes.npz").write_text("hello")
-    assert "not a readable .npz" in fail(capsys, ["--data", "notes.npz"])
-    np.save(workdir / "array.npy", np.zeros((3, 28, 28), np.uint8))
-    assert "not a readable .npz" in fail(capsys, ["--data", "array.npy"])
-
-
-def test_data_missing_keys_are_named(capsys, workdir):
-    np.savez(workdir / "half.npz", x_train=np.zeros((4, 28, 28), np.uint8), y_train=np.zeros(4, np.uint8))
-    line = fail(capsys, ["--data", "half.npz"])
-    assert "missing key(s) x_test, y_test" in line
-
-
-@pytest.mark.parametrize("key, value, words", [
-    ("x_train", np.zeros((8, 32, 32), np.uint8), "x_train is uint8 of shape (8, 32, 32)"),
-    ("x_train", np.zeros((8, 28, 28), np.float32), "x_train is float32"),
-    ("x_test", np.zeros((8, 784), np.uint8), "x_test is uint8 of shape (8, 784)"),
-    ("y_train", np.zeros((7,), np.uint8), "y_train is uint8 of shape (7,)"),
-    ("y_test", np.zeros((8,), np.float64), "y_test is float64"),
-])
-def test_wrong_shapes_or_dtypes_are_named(capsys, workdir, key, value, words):
-    arrays = dict(x_train=np.zeros((8, 28, 28), np.uint8), y_train=np.zeros(8, np.uint8),
-                  x_test=np.zeros((8, 28, 28), np.uint8), y_test=np.zeros(8, np.uint8))
-    arrays[key] = value
-    np.savez(workdir / "odd.npz", **arrays)
-    assert words in fail(capsys, ["--data", "odd.npz"])
+@pytest.mark.parametrize("argv, words", OPTION_CASES, ids=[" ".join(c[0])[:40] for c in OPTION_CASES])
+def test_bad_option_is_refused_in_one_line(capsys, workdir, argv, words):
+    os.makedirs(workdir / "run")
+    before = tree(workdir)
+    assert words in fail(capsys, argv)
+    assert tree(workdir) == before
 
 
 def test_failed_download_names_the_data_option(capsys, workdir, monkeypatch):
@@ -88,24 +166,149 @@ def test_failed_download_names_the_data_option(capsys, workdir, monkeypatch):
     assert "could not download MNIST" in line and "--data FILE" in line
 
 
-def test_bad_input_leaves_earlier_grids_and_checkpoint_untouched(capsys, workdir, tiny_data):
+def test_images_path_that_cannot_be_written_is_refused(capsys, workdir):
+    (workdir / "a_file").write_text("x")
+    line = fail(capsys, ["--data", "tiny.npz", "--images", str(workdir / "a_file" / "grids")])
+    assert "--images" in line and "cannot write" in line
+
+
+def test_sample_out_naming_a_folder_is_refused_before_generating(capsys, workdir):
+    os.makedirs(workdir / "run")
+    os.makedirs(workdir / "grid.png")
+    assert "--out grid.png: is a folder" in fail(capsys, ["sample", "--weights", "run", "--out", "grid.png"])
+
+
+@pytest.mark.parametrize("name, content", [("model.keras", b"PK\x03\x04 random bytes"),
+                                           ("generator.weights.h5", b"not hdf5 at all"),
+                                           ("g.weights.h5", None)])
+def test_weights_that_are_not_a_generator_of_ours_are_refused(capsys, workdir, name, content):
+    if content is None:  # a real HDF5 file, but not a generator's weights
+        import h5py
+        with h5py.File(workdir / name, "w") as f:
+            f["layers/dense/vars/0"] = np.zeros((3, 7), np.float32)
+    else:
+        (workdir / name).write_bytes(content)
+    line = fail(capsys, ["sample", "--weights", name])
+    assert "not a generator weights file of gan_2014" in line
+
+
+def test_bad_input_leaves_earlier_grids_and_checkpoint_untouched(capsys, workdir):
     (workdir / "images").mkdir()
     (workdir / "run").mkdir()
     (workdir / "images" / "200.png").write_bytes(b"earlier grid")
     (workdir / "run" / "checkpoint.npz").write_bytes(b"earlier checkpoint")
+    before = tree(workdir)
     fail(capsys, ["--data", "missing.npz", "--overwrite"])
-    fail(capsys, ["--data", tiny_data, "--batch-size", "1000", "--overwrite"])
-    line = fail(capsys, ["--data", tiny_data])  # a new run would replace the checkpoint
+    fail(capsys, ["--data", "tiny.npz", "--batch-size", "1000", "--overwrite"])
+    fail(capsys, ["--data", "tiny.npz", "--latent-dim", str(10 ** 8), "--overwrite"])
+    line = fail(capsys, ["--data", "tiny.npz"])  # a new run would replace the checkpoint
     assert "--resume" in line and "--overwrite" in line
-    assert (workdir / "images" / "200.png").read_bytes() == b"earlier grid"
-    assert (workdir / "run" / "checkpoint.npz").read_bytes() == b"earlier checkpoint"
+    assert tree(workdir) == before
 
 
-@pytest.mark.parametrize("argv", [["--data", "missing.npz"], ["sample", "--weights", "nowhere"]])
+@pytest.mark.parametrize("argv", [["--data", "missing.npz"], ["sample", "--weights", "nowhere"],
+                                  ["--seed", "-5"]])
 def test_command_line_error_is_exactly_one_line_on_stderr(tmp_path, argv):
     result = run_script(*argv, cwd=tmp_path)
     assert result.returncode == 2
     assert result.stdout == ""
     assert len(result.stderr.splitlines()) == 1 and result.stderr.startswith("gan_2014.py: error: ")
-    assert ("no such file" if argv[0] == "--data" else "no generator weights") in result.stderr
     assert not os.path.exists(tmp_path / "images") and not os.path.exists(tmp_path / "run")
+
+
+# --- a run folder a user (or a crash) has edited ---
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    """A 4-iteration run to copy and damage."""
+    folder = tmp_path_factory.mktemp("finished")
+    data = make_tiny_mnist(folder / "tiny.npz")
+    gan_2014.main(["--data", data, "--epochs", "4", "--batch-size", "16", "--seed", "1",
+                   "--images", str(folder / "images"), "--run-dir", str(folder / "run")])
+    return folder
+
+
+def edit_checkpoint(path, meta=None, drop=None, replace=None):
+    with np.load(path) as f:
+        arrays = {k: f[k] for k in f.files}
+    m = json.loads(str(arrays["meta"]))
+    if meta is not None:
+        m.update(meta)
+        arrays["meta"] = np.array(json.dumps(m))
+    if drop:
+        del arrays[drop]
+    if replace:
+        arrays.update(replace)
+    np.savez(path, **arrays)
+
+
+def first_key(path, prefix):
+    with np.load(path) as f:
+        return next(k for k in f.files if k.startswith(prefix))
+
+
+def edit_settings(path, **changes):
+    settings = json.loads(path.read_text())
+    settings.update(changes)
+    path.write_text(json.dumps(settings))
+
+
+RUN_EDITS = [
+    ("iteration not a number", lambda r: edit_checkpoint(r / "checkpoint.npz", meta={"iteration": "abc"}),
+     "no valid 'iteration'"),
+    ("negative iteration", lambda r: edit_checkpoint(r / "checkpoint.npz", meta={"iteration": -3}),
+     "no valid 'iteration'"),
+    ("metadata not JSON", lambda r: edit_checkpoint(r / "checkpoint.npz", replace={"meta": np.array("{oops")}),
+     "metadata is missing or not JSON"),
+    ("array missing", lambda r: edit_checkpoint(r / "checkpoint.npz", drop=first_key(r / "checkpoint.npz", "generator/")),
+     "is missing"),
+    ("array of the wrong shape", lambda r: edit_checkpoint(
+        r / "checkpoint.npz", replace={first_key(r / "checkpoint.npz", "generator/"): np.zeros((3, 3), np.float32)}),
+     "this model's is float32 (100, 256)"),
+    ("array of the wrong kind", lambda r: edit_checkpoint(
+        r / "checkpoint.npz", replace={first_key(r / "checkpoint.npz", "generator/"): np.zeros((100, 256), np.int64)}),
+     "is int64 (100, 256)"),
+    ("fixed noise of the wrong shape", lambda r: edit_checkpoint(
+        r / "checkpoint.npz", replace={"fixed_noise": np.zeros((25, 7), np.float32)}), "fixed_noise is not 25"),
+    ("truncated checkpoint", lambda r: (r / "checkpoint.npz").write_bytes((r / "checkpoint.npz").read_bytes()[:5000]),
+     "not a readable .npz archive"),
+    ("run.json garbage", lambda r: (r / "run.json").write_bytes(b"\x00\xff garbage"), "run/run.json: unreadable"),
+    ("run.json wrong type", lambda r: edit_settings(r / "run.json", batch_size="16"), "no valid 'batch_size'"),
+    ("run.json missing", lambda r: os.remove(r / "run.json"), "earlier gan_2014"),
+]
+
+
+@pytest.mark.parametrize("name, damage, words", RUN_EDITS, ids=[c[0] for c in RUN_EDITS])
+def test_edited_run_folder_is_refused_and_left_as_it_was(capsys, tmp_path, monkeypatch, finished_run, name,
+                                                         damage, words):
+    import shutil
+    shutil.copytree(finished_run, tmp_path / "copy")
+    monkeypatch.chdir(tmp_path / "copy")
+    edit_settings(tmp_path / "copy" / "run" / "run.json", data=str(tmp_path / "copy" / "tiny.npz"),
+                  images=str(tmp_path / "copy" / "images"))
+    damage(tmp_path / "copy" / "run")
+    before = tree(tmp_path / "copy")
+    line = fail(capsys, ["--resume", "--epochs", "8"])
+    assert words in line, line
+    assert "--overwrite" in line
+    assert tree(tmp_path / "copy") == before
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--seed", "2"], "--seed 2 conflicts with the run's 1"),
+    (["--batch-size", "8"], "--batch-size 8 conflicts with the run's 16"),
+    (["--latent-dim", "64"], "--latent-dim 64 conflicts with the run's 100"),
+    (["--images", "elsewhere"], "conflicts with the run's"),
+    (["--epochs", "4"], "already reaches --epochs 4"),
+    (["--data", "other.npz", "--epochs", "8"], "are not the run's"),
+])
+def test_resume_refuses_options_that_contradict_the_run(capsys, tmp_path, monkeypatch, finished_run, argv, words):
+    import shutil
+    shutil.copytree(finished_run, tmp_path / "copy")
+    monkeypatch.chdir(tmp_path / "copy")
+    edit_settings(tmp_path / "copy" / "run" / "run.json", data=str(tmp_path / "copy" / "tiny.npz"),
+                  images=str(tmp_path / "copy" / "images"))
+    make_tiny_mnist(tmp_path / "copy" / "other.npz", seed=1)
+    before = tree(tmp_path / "copy")
+    assert words in fail(capsys, ["--resume", *argv])
+    assert tree(tmp_path / "copy") == before

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import gan_2014
-from conftest import is_png
+from helpers import is_png, make_tiny_mnist
 
 D = 784
 
@@ -82,9 +82,8 @@ def test_classifier_score_histogram_and_coverage_formulas():
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """A run of a few iterations on tiny data, to sample from and evaluate."""
-    import conftest
     folder = tmp_path_factory.mktemp("trained")
-    data = conftest.make_tiny_mnist(folder / "tiny.npz", n_train=200, n_test=50)
+    data = make_tiny_mnist(folder / "tiny.npz", n_train=200, n_test=50)
     gan_2014.main(["--data", data, "--epochs", "3", "--batch-size", "16", "--seed", "2",
                    "--images", str(folder / "images"), "--run-dir", str(folder / "run")])
     return folder, data
@@ -132,10 +131,9 @@ def fails(capsys, argv, words):
 def test_sample_and_evaluate_refuse_bad_input_in_one_line(trained, capsys, tmp_path):
     folder, data = trained
     run = str(folder / "run")
-    fails(capsys, ["sample", "--weights", str(tmp_path)], "no generator weights at")
-    fails(capsys, ["evaluate", "--weights", str(tmp_path / "x.weights.h5"), "--data", data], "no generator weights")
-    fails(capsys, ["sample", "--weights", run, "--latent-dim", "64"], "pass the --arch and --latent-dim it was trained with")
+    fails(capsys, ["sample", "--weights", str(tmp_path)], "no checkpoint.npz or generator weights at")
+    fails(capsys, ["evaluate", "--weights", str(tmp_path / "x.weights.h5"), "--data", data], "no such file or folder")
     (tmp_path / "bad.weights.h5").write_bytes(b"not hdf5")
-    fails(capsys, ["sample", "--weights", str(tmp_path / "bad.weights.h5")], "not a Keras generator weights file")
+    fails(capsys, ["sample", "--weights", str(tmp_path / "bad.weights.h5")], "not a generator weights file of gan_2014")
     fails(capsys, ["evaluate", "--weights", run, "--samples", "0"], "--samples")
     fails(capsys, ["sample", "--weights", run, "--out", str(tmp_path / "s.jpg")], "end it in .png, .npz or .npy")

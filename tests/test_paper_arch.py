@@ -1,12 +1,14 @@
-"""--arch paper: the authors' released MNIST model (goodfeli/adversarial mnist.yaml)."""
+"""--arch paper: the authors' released MNIST model (goodfeli/adversarial, the
+final mnist.yaml), a subclass of the seed's GAN."""
 import math
-import os
 
+import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import gan_2014
-from conftest import make_tiny_mnist
+from helpers import make_tiny_mnist
 
 
 @pytest.fixture(scope="module")
@@ -16,30 +18,38 @@ def paper(tmp_path_factory):
     (x, _), _ = gan_2014.load_mnist(data)
     means = x.reshape(len(x), -1).mean(0) / 255.0
     means[:2] = 0.0, 1.0  # a never-lit pixel (MNIST's corners) and an always-lit one, for the clip
-    gan = gan_2014.GAN(seed=0, arch="paper", pixel_means=means)
+    gan = gan_2014.PaperGAN(seed=0, pixel_means=means)
     return folder, data, x, gan, means
 
 
 def test_paper_networks_have_the_yaml_layers_and_sizes(paper):
     *_, gan, _ = paper
-    g_dense = [l for l in gan.generator.layers if isinstance(l, gan_2014.layers.Dense)]
+    g_dense = [l for l in gan.generator.layers if isinstance(l, keras.layers.Dense)]
     assert [d.units for d in g_dense] == [1200, 1200, 784]
     assert [d.activation.__name__ for d in g_dense] == ["relu", "relu", "sigmoid"]
     assert gan.generator.count_params() == 2_503_984
     kinds = [type(l).__name__ for l in gan.discriminator.layers]
-    assert kinds == ["Flatten", "Dropout", "Dense", "MaxoutLayer", "Dropout", "Dense", "MaxoutLayer",
-                     "Dropout", "Dense"]
-    drops = [l.rate for l in gan.discriminator.layers if isinstance(l, gan_2014.layers.Dropout)]
+    maxout = ["Dense", "Reshape", "GlobalMaxPooling1D"]
+    assert kinds == ["Flatten", "Dropout", *maxout, "Dropout", *maxout, "Dropout", "Dense"]
+    drops = [l.rate for l in gan.discriminator.layers if isinstance(l, keras.layers.Dropout)]
     assert drops == pytest.approx([0.2, 0.5, 0.5])  # keep 0.8 on the input, 0.5 on hidden units
     assert gan.discriminator.count_params() == 784 * 1200 + 1200 + 240 * 1200 + 1200 + 240 + 1
+    assert gan.discriminator.output_shape == (None, 1)
     assert np.abs(g_dense[0].kernel.numpy()).max() <= 0.05
     assert np.abs(gan.discriminator.layers[2].kernel.numpy()).max() <= 0.005
 
 
+def test_paper_model_is_a_subclass_not_a_mode():
+    assert issubclass(gan_2014.PaperGAN, gan_2014.GAN)
+    assert gan_2014.ARCHS == {"seed": gan_2014.GAN, "paper": gan_2014.PaperGAN}
+    with open(gan_2014.__file__) as f:
+        assert "arch ==" not in f.read()
+
+
 def test_maxout_takes_the_max_of_each_group_of_consecutive_pieces():
-    gan_2014.load_tensorflow()
+    unit = keras.Sequential([keras.Input((10,)), *gan_2014.maxout(2, 5, lambda: keras.initializers.Identity())])
     x = np.array([[1, 5, 2, 0, 9, 3, -1, -2, -3, -4]], np.float32)
-    assert gan_2014.Maxout(5)(x).numpy().tolist() == [[9, 3]]  # groups [1 5 2 0 9], [3 -1 -2 -3 -4]
+    assert unit(x).numpy().tolist() == [[9, 3]]  # groups [1 5 2 0 9], [3 -1 -2 -3 -4]
 
 
 def test_generator_output_bias_starts_at_the_pixel_marginals(paper):
@@ -51,20 +61,53 @@ def test_generator_output_bias_starts_at_the_pixel_marginals(paper):
     np.testing.assert_allclose(bias[:2], [np.log(1e-7 / (1 - 1e-7)), np.log((1 - 1e-7) / 1e-7)], rtol=1e-5)
 
 
-def test_schedule_follows_the_yaml():
-    gan_2014.load_tensorflow()  # on its own in a worker, nothing else has loaded it yet
-    lr, m = gan_2014.paper_schedule(0, 0)
+def test_noise_is_uniform_with_unit_variance_as_the_final_yaml(paper):
+    *_, gan, _ = paper
+    root3 = math.sqrt(3)
+    for z in (gan.noise(20000).numpy(), gan.host_noise(np.random.default_rng(0), 20000)):
+        assert z.shape == (20000, 100) and z.dtype == np.float32
+        assert -root3 <= z.min() < -root3 + 0.01 and root3 - 0.01 < z.max() <= root3
+        assert abs(z.mean()) < 0.01 and z.var() == pytest.approx(1.0, abs=0.01)
+        # flat, not bell-shaped: each tenth of the range holds a tenth of the draws
+        counts = np.histogram(z, bins=10, range=(-root3, root3))[0] / z.size
+        assert np.abs(counts - 0.1).max() < 0.005
+    seed_z = gan_2014.GAN.host_noise(gan, np.random.default_rng(0), 20000)  # the seed's: Gaussian
+    assert np.abs(seed_z).max() > 3.5
+
+
+def test_paper_trains_on_digits_0_to_49999_when_the_data_has_them():
+    assert gan_2014.PaperGAN.training_digits(60000)[0] == 50000
+    assert "held out" in gan_2014.PaperGAN.training_digits(60000)[1]
+    assert gan_2014.PaperGAN.training_digits(51000)[0] == 50000
+    assert gan_2014.PaperGAN.training_digits(50999) == (50999, gan_2014.PaperGAN.training_digits(50999)[1])
+    assert "fewer than" in gan_2014.PaperGAN.training_digits(24345)[1]
+    assert gan_2014.GAN.training_digits(60000) == (60000, "")  # the seed trains on everything
+
+
+def test_held_out_estimate_uses_only_digits_the_paper_model_never_sees():
+    x = np.arange(60000)[:, None, None].repeat(28, 1).repeat(28, 2)  # each digit holds its own index
+    x_sigma, x_scored, words = gan_2014.monitor_digits(x, 50000)
+    assert x_sigma.shape[0] == 1000 and x_scored.shape[0] == 2000
+    assert x_sigma[:, 0, 0].min() * 255 == pytest.approx(50000) and x_scored[:, 0, 0].min() * 255 == pytest.approx(51000)
+    assert "never trained on" in words
+    x_sigma, x_scored, words = gan_2014.monitor_digits(x[:24345], 24345)
+    assert "also trains on" in words and len(x_sigma) == 1000 and len(x_scored) == 2000
+
+
+def test_schedule_follows_the_yaml(paper):
+    *_, gan, _ = paper
+    lr, m = gan.schedule(0, 0)
     assert float(lr) == pytest.approx(0.1) and float(m) == pytest.approx(0.5)
-    lr, m = gan_2014.paper_schedule(100000, 1)  # one pass done: MomentumAdjustor's count is 2
-    assert float(lr) == pytest.approx(0.1 / 1.000004 ** 100000, rel=1e-6)
+    lr, m = gan.schedule(100000, 1)  # one pass done: MomentumAdjustor's count is 2
+    assert float(lr) == pytest.approx(0.1 / 1.000004 ** 100000, rel=1e-5)
     assert float(m) == pytest.approx(0.5 + 0.2 / 249)
-    lr, m = gan_2014.paper_schedule(10 ** 8, 400)
+    lr, m = gan.schedule(10 ** 8, 400)
     assert float(lr) == pytest.approx(1e-6) and float(m) == pytest.approx(0.7)
 
 
 def test_one_paper_iteration_updates_both_networks_together(paper):
     _, _, x, gan, _ = paper
-    x_train = gan_2014.tf.convert_to_tensor(gan_2014.to_model_range(x, "paper"))
+    x_train = tf.convert_to_tensor(gan_2014.PaperGAN.from_pixels(x))
     assert 0 <= float(x_train.numpy().min()) and float(x_train.numpy().max()) <= 1  # [0, 1] data
     g0 = [v.numpy().copy() for v in gan.generator.trainable_variables]
     d0 = [v.numpy().copy() for v in gan.discriminator.trainable_variables]
@@ -78,39 +121,60 @@ def test_one_paper_iteration_updates_both_networks_together(paper):
     assert 0 < np.abs(gan.generator.layers[2].bias.numpy() - g0[5]).max() < 0.5
 
 
+def test_each_pass_visits_every_training_digit_once_in_a_new_order(paper):
+    _, _, x, _, _ = paper
+    gan = gan_2014.PaperGAN(seed=9)
+    x_train = tf.convert_to_tensor(gan_2014.PaperGAN.from_pixels(x))  # 200 digits: 2 updates per pass
+    orders = []
+    for _ in range(3):
+        gan.train_iteration(x_train, 100)
+        orders.append(gan.order.numpy().copy())
+        gan.train_iteration(x_train, 100)
+    assert all(sorted(o.tolist()) == list(range(200)) for o in orders)
+    assert not np.array_equal(orders[0], orders[1]) and not np.array_equal(orders[1], orders[2])
+
+
 def test_paper_run_trains_samples_evaluates_and_resumes_identically(paper, capsys):
     folder, data, *_ = paper
     common = ["--arch", "paper", "--data", data, "--seed", "3", "--sample-interval", "2"]
     out = lambda name: ["--images", str(folder / name / "images"), "--run-dir", str(folder / name / "run")]
     gan_2014.main(common + ["--epochs", "4"] + out("whole"))
     gan_2014.main(common + ["--epochs", "2"] + out("split"))
-    gan_2014.main(common + ["--epochs", "4", "--resume"] + out("split"))
+    gan_2014.main(["--epochs", "4", "--resume", "--run-dir", str(folder / "split" / "run")])  # nothing else
     history = lambda name: (folder / name / "run" / "history.csv").read_text().splitlines()
-    strip = lambda lines: [l.rsplit(",", 1)[0] for l in lines]  # all but the seconds column
+    strip = lambda lines: [l.split(",")[:6] for l in lines]  # all but the seconds column
     assert strip(history("whole")) == strip(history("split")) and len(history("whole")) == 5
     run = str(folder / "whole" / "run")
-    gan_2014.main(["sample", "--arch", "paper", "--weights", run, "--n", "4", "--out", str(folder / "s.npy"), "--seed", "1"])
+    gan_2014.main(["sample", "--weights", run, "--n", "4", "--out", str(folder / "s.npy"), "--seed", "1"])
     s = np.load(folder / "s.npy")
     assert s.shape == (4, 28, 28) and 0 <= s.min() and s.max() <= 1
-    gan_2014.main(["evaluate", "--arch", "paper", "--weights", run, "--data", data, "--samples", "60",
+    gan_2014.main(["evaluate", "--weights", run, "--data", data, "--samples", "60",
                    "--cache", str(folder / "cache")])
     assert "generator (60 samples)" in capsys.readouterr().out
 
 
-def test_checkpoint_or_weights_of_one_arch_are_refused_by_the_other(paper, capsys):
+def test_weights_files_tell_their_architecture_and_latent_size(paper, tmp_path):
+    *_, gan, _ = paper
+    gan.generator.save_weights(tmp_path / "p.weights.h5")
+    assert gan_2014.describe_generator(str(tmp_path / "p.weights.h5"))[2:] == ("paper", 100)
+    seed64 = gan_2014.GAN(latent_dim=64, jit_compile=False)
+    seed64.generator.save_weights(tmp_path / "s.weights.h5")
+    assert gan_2014.describe_generator(str(tmp_path / "s.weights.h5"))[2:] == ("seed", 64)
+    loaded = gan_2014.load_generator(gan_2014.describe_generator(str(tmp_path / "s.weights.h5")))
+    assert type(loaded) is gan_2014.GAN and loaded.latent_dim == 64
+    for a, b in zip(loaded.generator.weights, seed64.generator.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_a_resumed_run_refuses_another_architecture(paper, capsys):
     folder, data, *_ = paper
     seed_run = folder / "seed_run"
     gan_2014.main(["--data", data, "--epochs", "2", "--batch-size", "16", "--seed", "1",
                    "--images", str(seed_run / "images"), "--run-dir", str(seed_run / "run")])
     capsys.readouterr()
-    for argv, words in [
-        (["--arch", "paper", "--data", data, "--epochs", "4", "--resume", "--images", str(seed_run / "images"),
-          "--run-dir", str(seed_run / "run")], "checkpoint is for arch seed with latent size 100, not arch paper"),
-        (["sample", "--arch", "paper", "--weights", str(seed_run / "run")], "do not fit the paper generator"),
-    ]:
-        before = (seed_run / "run" / "checkpoint.npz").read_bytes()
-        with pytest.raises(SystemExit) as exit_info:
-            gan_2014.main(argv)
-        err = capsys.readouterr().err.strip().splitlines()
-        assert exit_info.value.code == 2 and len(err) == 1 and words in err[0], err
-        assert (seed_run / "run" / "checkpoint.npz").read_bytes() == before
+    before = (seed_run / "run" / "checkpoint.npz").read_bytes()
+    with pytest.raises(SystemExit) as exit_info:
+        gan_2014.main(["--arch", "paper", "--epochs", "4", "--resume", "--run-dir", str(seed_run / "run")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exit_info.value.code == 2 and len(err) == 1 and "--arch paper conflicts with the run's seed" in err[0], err
+    assert (seed_run / "run" / "checkpoint.npz").read_bytes() == before

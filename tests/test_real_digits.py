@@ -15,7 +15,7 @@ def test_samples_move_towards_real_digits_in_500_iterations(real_data):
         imgs = 0.5 * gan.generator(z, training=False).numpy() + 0.5
         return imgs.mean(), (imgs < 0.1).mean()  # real digits: about 0.13 and 0.83
     mean0, dark0 = stats()
-    x_train = tf.convert_to_tensor(gan_2014.to_tanh_range(x))
+    x_train = tf.convert_to_tensor(gan_2014.GAN.from_pixels(x))
     accuracy = [0.5 * (r[1] + f[1]) for r, f, _ in (gan.train_iteration(x_train, 32) for _ in range(500))]
     mean1, dark1 = stats()
     assert mean1 < mean0 - 0.15, (mean0, mean1)  # untrained: grey noise around 0.5

@@ -3,7 +3,7 @@ import csv
 import os
 import re
 
-from conftest import is_png, run_script
+from helpers import is_png, run_script
 
 
 def test_command_line_run_writes_grids_history_and_weights(tmp_path, tiny_data):
@@ -11,7 +11,7 @@ def test_command_line_run_writes_grids_history_and_weights(tmp_path, tiny_data):
                         "--sample-interval", 3, "--seed", 1, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     # the untrained generator, every 3 iterations, and after the last one
-    grids = sorted(os.listdir(tmp_path / "images"))
+    grids = sorted(n for n in os.listdir(tmp_path / "images") if n != ".gan_2014-run")
     assert grids == ["0.png", "3.png", "6.png", "7.png", "progress.gif"]
     assert all(is_png(tmp_path / "images" / g) for g in grids if g.endswith(".png"))
     lines = [l for l in result.stdout.splitlines() if re.match(r"^\d+ \[", l)]
@@ -21,7 +21,7 @@ def test_command_line_run_writes_grids_history_and_weights(tmp_path, tiny_data):
     with open(tmp_path / "run" / "history.csv") as f:
         rows = list(csv.DictReader(f))
     assert [int(r["iteration"]) for r in rows] == list(range(1, 8))
-    for name in ("losses.png", "checkpoint.npz", "generator.weights.h5", "discriminator.weights.h5"):
+    for name in ("run.json", "losses.png", "checkpoint.npz", "generator.weights.h5", "discriminator.weights.h5"):
         assert os.path.getsize(tmp_path / "run" / name) > 0
     assert is_png(tmp_path / "run" / "losses.png")
     # written via temporary files, yet ordinary files: the umask's permissions, not mkstemp's 0600
@@ -30,7 +30,9 @@ def test_command_line_run_writes_grids_history_and_weights(tmp_path, tiny_data):
     for path in [tmp_path / "images" / "7.png", tmp_path / "run" / "checkpoint.npz",
                  tmp_path / "run" / "generator.weights.h5"]:
         assert os.stat(path).st_mode & 0o777 == 0o666 & ~umask
-    assert not [n for n in os.listdir(tmp_path / "run") + os.listdir(tmp_path / "images") if n.startswith(".")]
+    # no temporary file and no lock is left behind
+    left = os.listdir(tmp_path / "run") + os.listdir(tmp_path / "images")
+    assert not [n for n in left if n.startswith(".tmp-") or n == ".lock"], left
 
 
 def test_grid_is_a_5x5_mosaic_of_the_fixed_noise_scaled_to_0_1(tmp_path, tiny_data):

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import gan_2014
-from conftest import SCRIPT, run_script
+from helpers import SCRIPT, make_tiny_mnist, run_script
 
 COMMON = ["--epochs", "40", "--batch-size", "16", "--seed", "5", "--checkpoint-interval", "10",
           "--sample-interval", "10"]
@@ -19,14 +19,13 @@ COMMON = ["--epochs", "40", "--batch-size", "16", "--seed", "5", "--checkpoint-i
 
 def history(folder):
     with open(os.path.join(folder, "run", "history.csv")) as f:
-        return [[r[k] for k in gan_2014.HISTORY_FIELDS[:-1]] for r in csv.DictReader(f)]  # all but seconds
+        return [[r[k] for k in gan_2014.HISTORY_FIELDS if k != "seconds"] for r in csv.DictReader(f)]
 
 
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory):
-    import conftest
     folder = tmp_path_factory.mktemp("whole")
-    data = conftest.make_tiny_mnist(folder / "tiny.npz")
+    data = make_tiny_mnist(folder / "tiny.npz")
     result = run_script("--data", data, *COMMON, cwd=folder)
     assert result.returncode == 0, result.stderr
     return data, history(folder)
@@ -55,7 +54,8 @@ def test_sigkill_loses_at_most_a_checkpoint_interval_and_resume_finishes_identic
     resumed = run_script("--data", data, *COMMON, "--resume", cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr
     assert history(tmp_path) == whole
-    assert sorted(os.listdir(tmp_path / "images")) == ["0.png", "10.png", "20.png", "30.png", "40.png", "progress.gif"]
+    assert sorted(gan_2014.grid_files(tmp_path / "images")) == ["0.png", "10.png", "20.png", "30.png", "40.png",
+                                                                "progress.gif"]
 
 
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
@@ -79,7 +79,7 @@ def test_signal_finishes_the_iteration_checkpoints_and_says_how_to_resume(tmp_pa
 
 def test_non_finite_loss_stops_with_the_iteration_and_keeps_the_last_checkpoint(tmp_path, tiny_data):
     (x, _), _ = gan_2014.load_mnist(tiny_data)
-    x = gan_2014.to_tanh_range(x)
+    x = gan_2014.GAN.from_pixels(x)
     kw = dict(batch_size=16, sample_interval=5, images=str(tmp_path / "images"),
               run_dir=str(tmp_path / "run"), checkpoint_interval=5, progress=False)
     os.makedirs(tmp_path / "images"), os.makedirs(tmp_path / "run")
@@ -93,17 +93,44 @@ def test_non_finite_loss_stops_with_the_iteration_and_keeps_the_last_checkpoint(
         return d_real, d_fake, float("nan") if len(calls) == 3 else g_loss
     gan.train_iteration = poisoned
     with pytest.raises(gan_2014.Stopped) as stop:
-        gan.train(x, epochs=20, resume=True, **kw)
-    assert "diverged at iteration 8" in str(stop.value) and "iteration 5" in str(stop.value)
+        gan.train(x, epochs=20, restored=gan.load_checkpoint(str(tmp_path / "run" / "checkpoint.npz")), **kw)
+    assert "diverged at iteration 8" in str(stop.value) and stop.value.saved_at == 5
     assert stop.value.code == 1
     assert (tmp_path / "run" / "checkpoint.npz").read_bytes() == good
     assert gan_2014.GAN(seed=1).load_checkpoint(str(tmp_path / "run" / "checkpoint.npz"))[0] == 5
 
 
-def test_resume_without_checkpoint_is_refused(tmp_path, tiny_data):
+def test_non_finite_weights_are_never_checkpointed(tmp_path, tiny_data):
+    """The losses are computed before an update; an update that breaks the
+    weights must still not be saved as the last good checkpoint."""
+    (x, _), _ = gan_2014.load_mnist(tiny_data)
+    x = gan_2014.GAN.from_pixels(x)
+    kw = dict(batch_size=16, sample_interval=5, images=str(tmp_path / "images"),
+              run_dir=str(tmp_path / "run"), checkpoint_interval=5, progress=False)
+    os.makedirs(tmp_path / "images"), os.makedirs(tmp_path / "run")
+    gan = gan_2014.GAN(seed=1)
+    gan.train(x, epochs=5, **kw)
+    good = (tmp_path / "run" / "checkpoint.npz").read_bytes()
+    original, calls = gan.train_iteration, []
+    def breaks_the_weights(*args):
+        out = original(*args)  # finite losses, then weights that are not
+        calls.append(1)
+        if len(calls) == 5:  # the update of iteration 10, a checkpoint's: its losses were finite
+            kernel = gan.generator.layers[0].kernel
+            kernel.assign(np.full(kernel.shape, np.nan, np.float32))
+        return out
+    gan.train_iteration = breaks_the_weights
+    with pytest.raises(gan_2014.Stopped) as stop:
+        gan.train(x, epochs=20, restored=gan.load_checkpoint(str(tmp_path / "run" / "checkpoint.npz")), **kw)
+    assert "diverged by iteration 10" in str(stop.value) and "not finite" in str(stop.value)
+    assert stop.value.saved_at == 5 and stop.value.code == 1
+    assert (tmp_path / "run" / "checkpoint.npz").read_bytes() == good
+
+
+def test_resume_without_a_run_is_refused(tmp_path, tiny_data):
     result = run_script("--data", tiny_data, "--resume", cwd=tmp_path)
     assert result.returncode == 2
-    assert "no checkpoint at run/checkpoint.npz" in result.stderr.strip().splitlines()[-1]
+    assert "--resume: no run folder run/" in result.stderr.strip().splitlines()[-1]
 
 
 def test_truncated_or_mismatched_checkpoint_is_refused_and_left_alone(tmp_path, uninterrupted, capsys, monkeypatch):
@@ -113,11 +140,11 @@ def test_truncated_or_mismatched_checkpoint_is_refused_and_left_alone(tmp_path, 
     capsys.readouterr()
     ckpt = tmp_path / "run" / "checkpoint.npz"
     good = ckpt.read_bytes()
-    for argv, words in [(["--latent-dim", "64"], "latent size 100, not arch seed with 64"),
+    for argv, words in [(["--latent-dim", "64"], "--latent-dim 64 conflicts with the run's 100"),
                         ([], None)]:
         if words is None:  # now a truncated file
             ckpt.write_bytes(good[: len(good) // 2])
-            words = "truncated or corrupt checkpoint"
+            words = "run/checkpoint.npz: not a readable .npz archive; start a new run with --overwrite"
         before = ckpt.read_bytes()
         with pytest.raises(SystemExit) as exit_info:
             gan_2014.main(["--data", data, "--epochs", "4", "--batch-size", "16", "--resume", *argv])

@@ -5,10 +5,7 @@ import pytest
 import tensorflow as tf
 
 import gan_2014
-
-
-def snapshot(model):
-    return [v.numpy().copy() for v in model.trainable_weights or model.weights]
+from helpers import make_tiny_mnist
 
 
 def changed(before, after):
@@ -19,8 +16,7 @@ def changed(before, after):
 def steps(tmp_path_factory):
     """Run real iterations through GAN.train_iteration, recording both networks'
     weights around each of its three train_on_batch calls."""
-    import conftest
-    path = conftest.make_tiny_mnist(tmp_path_factory.mktemp("d") / "tiny.npz")
+    path = make_tiny_mnist(tmp_path_factory.mktemp("d") / "tiny.npz")
     (x, _), _ = gan_2014.load_mnist(path)
     gan = gan_2014.GAN(seed=3)
     records = []
@@ -37,7 +33,7 @@ def steps(tmp_path_factory):
 
     spy(gan.discriminator, "discriminator")
     spy(gan.combined, "combined")
-    x_train = tf.convert_to_tensor(gan_2014.to_tanh_range(x))
+    x_train = tf.convert_to_tensor(gan_2014.GAN.from_pixels(x))
     for _ in range(3):
         gan.train_iteration(x_train, 16)
     return records
@@ -70,7 +66,7 @@ def test_seed_style_freeze_after_compile_would_not_train_the_discriminator(tiny_
     gan = gan_2014.GAN(seed=0)
     gan.discriminator.trainable = False  # as the seed leaves it, and never sets it back
     before = [v.numpy().copy() for v in gan.discriminator.weights]
-    imgs = gan_2014.to_tanh_range(x[:16])
+    imgs = gan_2014.GAN.from_pixels(x[:16])
     import warnings
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "The model does not have any trainable weights."

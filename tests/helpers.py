@@ -1,0 +1,51 @@
+"""What several test files use: tiny MNIST-shaped data, running the script as a
+user would, and checking a PNG."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SCRIPT = os.path.join(ROOT, "gan_2014.py")
+REAL_DATA = os.path.join(ROOT, "..", "shared", "data", "mnist-24k.npz")
+
+
+def make_tiny_mnist(path, n_train=200, n_test=50, seed=0):
+    """Digit-like uint8 images: a bright blob on black, in Keras's mnist.npz layout."""
+    rng = np.random.default_rng(seed)
+    def images(n):
+        yy, xx = np.mgrid[:28, :28]
+        cy, cx = rng.integers(9, 19, (2, n, 1, 1))
+        blob = np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / 18.0)
+        return np.clip(255 * blob + rng.normal(0, 8, (n, 28, 28)), 0, 255).astype(np.uint8)
+    np.savez(path, x_train=images(n_train), y_train=rng.integers(0, 10, n_train).astype(np.uint8),
+             x_test=images(n_test), y_test=rng.integers(0, 10, n_test).astype(np.uint8))
+    return str(path)
+
+
+def run_script(*args, cwd, timeout=300, **kwargs):
+    """Run `python gan_2014.py ARGS` as a user would; returns the CompletedProcess."""
+    return subprocess.run([sys.executable, SCRIPT, *map(str, args)], cwd=cwd, capture_output=True,
+                          text=True, timeout=timeout, **kwargs)
+
+
+def is_png(path):
+    from PIL import Image
+    with open(path, "rb") as f:
+        if f.read(8) != b"\x89PNG\r\n\x1a\n":
+            return False
+    with Image.open(path) as img:
+        img.verify()
+    return True
+
+
+def tree(folder):
+    """Every file under `folder` with its bytes: to prove that nothing was touched."""
+    out = {}
+    for dirpath, _, names in os.walk(folder):
+        for name in names:
+            path = os.path.join(dirpath, name)
+            with open(path, "rb") as f:
+                out[os.path.relpath(path, folder)] = f.read()
+    return out
