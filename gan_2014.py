@@ -108,6 +108,7 @@ class GAN:
     model noise -> generator -> frozen discriminator that trains the generator."""
 
     batch_size = BATCH_SIZE
+    first_layer = 256  # the generator's first Dense layer: a weights file's shape tells the model by it
 
     def __init__(self, latent_dim=LATENT_DIM, seed=None, jit_compile=True, pixel_means=None):
         self.latent_dim = latent_dim
@@ -417,6 +418,7 @@ class PaperGAN(GAN):
     and one simultaneous SGD-with-momentum step of both networks per iteration."""
 
     batch_size = 100
+    first_layer = 1200
     learning_rate, decay, min_lr = 0.1, 1.000004, 1e-6   # ExponentialDecay
     momentum_start, momentum_end, saturate = 0.5, 0.7, 250   # MomentumAdjustor (epochs)
     train_on = 50000      # the yaml's dataset: training digits 0-49,999 (start: 0, stop: 50000)
@@ -1136,7 +1138,7 @@ def describe_generator(weights):
             kernel = f["layers/dense/vars/0"].shape  # the first Dense layer: (latent_dim, units)
     except Exception:
         raise not_ours from None
-    units = {256: "seed", 1200: "paper"}
+    units = {cls.first_layer: name for name, cls in ARCHS.items()}
     if len(kernel) != 2 or kernel[1] not in units:
         raise not_ours
     return "weights", path, units[kernel[1]], int(kernel[0])
@@ -1430,9 +1432,8 @@ def train_main(argv, context):
     if settings["batch_size"] > n_train:
         raise UsageError(f"--batch-size {settings['batch_size']} is larger than the {n_train} "
                          "training digits; pass a smaller --batch-size")
-    width = 1200 if settings["arch"] == "paper" else 256
-    require_memory(f"--latent-dim {settings['latent_dim']}",
-                   TF_BASE + 5 * 4 * settings["latent_dim"] * (width + settings["batch_size"]),
+    require_memory(f"--latent-dim {settings['latent_dim']}",  # the first layer, its gradient and optimizer slots
+                   TF_BASE + 5 * 4 * settings["latent_dim"] * (model_class.first_layer + settings["batch_size"]),
                    "pass a smaller --latent-dim")
     require_memory(f"--batch-size {settings['batch_size']}", TF_BASE + 40 * 4 * settings["batch_size"] * 1200,
                    "pass a smaller --batch-size")

@@ -77,7 +77,10 @@ def test_signal_finishes_the_iteration_checkpoints_and_says_how_to_resume(tmp_pa
         assert history(tmp_path) == whole
 
 
-def test_non_finite_loss_stops_with_the_iteration_and_keeps_the_last_checkpoint(tmp_path, tiny_data):
+def resumed_after_five(tmp_path, tiny_data, tamper):
+    """Train 5 iterations (checkpoint at 5), then resume towards 20 with each
+    iteration's result passed through tamper(gan, call number, result).
+    Returns (the Stopped raised, the checkpoint's bytes at 5)."""
     (x, _), _ = gan_2014.load_mnist(tiny_data)
     x = gan_2014.GAN.from_pixels(x)
     kw = dict(batch_size=16, sample_interval=5, images=str(tmp_path / "images"),
@@ -87,15 +90,21 @@ def test_non_finite_loss_stops_with_the_iteration_and_keeps_the_last_checkpoint(
     gan.train(x, epochs=5, **kw)
     good = (tmp_path / "run" / "checkpoint.npz").read_bytes()
     original, calls = gan.train_iteration, []
-    def poisoned(*args):
-        d_real, d_fake, g_loss = original(*args)
+    def tampered(*args):
         calls.append(1)
-        return d_real, d_fake, float("nan") if len(calls) == 3 else g_loss
-    gan.train_iteration = poisoned
+        return tamper(gan, len(calls), original(*args))
+    gan.train_iteration = tampered
     with pytest.raises(gan_2014.Stopped) as stop:
         gan.train(x, epochs=20, restored=gan.load_checkpoint(str(tmp_path / "run" / "checkpoint.npz")), **kw)
-    assert "diverged at iteration 8" in str(stop.value) and stop.value.saved_at == 5
-    assert stop.value.code == 1
+    return stop.value, good
+
+
+def test_non_finite_loss_stops_with_the_iteration_and_keeps_the_last_checkpoint(tmp_path, tiny_data):
+    def nan_loss(gan, call, result):
+        d_real, d_fake, g_loss = result
+        return d_real, d_fake, float("nan") if call == 3 else g_loss
+    stop, good = resumed_after_five(tmp_path, tiny_data, nan_loss)
+    assert "diverged at iteration 8" in str(stop) and stop.saved_at == 5 and stop.code == 1
     assert (tmp_path / "run" / "checkpoint.npz").read_bytes() == good
     assert gan_2014.GAN(seed=1).load_checkpoint(str(tmp_path / "run" / "checkpoint.npz"))[0] == 5
 
@@ -103,27 +112,14 @@ def test_non_finite_loss_stops_with_the_iteration_and_keeps_the_last_checkpoint(
 def test_non_finite_weights_are_never_checkpointed(tmp_path, tiny_data):
     """The losses are computed before an update; an update that breaks the
     weights must still not be saved as the last good checkpoint."""
-    (x, _), _ = gan_2014.load_mnist(tiny_data)
-    x = gan_2014.GAN.from_pixels(x)
-    kw = dict(batch_size=16, sample_interval=5, images=str(tmp_path / "images"),
-              run_dir=str(tmp_path / "run"), checkpoint_interval=5, progress=False)
-    os.makedirs(tmp_path / "images"), os.makedirs(tmp_path / "run")
-    gan = gan_2014.GAN(seed=1)
-    gan.train(x, epochs=5, **kw)
-    good = (tmp_path / "run" / "checkpoint.npz").read_bytes()
-    original, calls = gan.train_iteration, []
-    def breaks_the_weights(*args):
-        out = original(*args)  # finite losses, then weights that are not
-        calls.append(1)
-        if len(calls) == 5:  # the update of iteration 10, a checkpoint's: its losses were finite
+    def breaks_the_weights(gan, call, result):
+        if call == 5:  # the update of iteration 10, a checkpoint's: its losses were finite
             kernel = gan.generator.layers[0].kernel
             kernel.assign(np.full(kernel.shape, np.nan, np.float32))
-        return out
-    gan.train_iteration = breaks_the_weights
-    with pytest.raises(gan_2014.Stopped) as stop:
-        gan.train(x, epochs=20, restored=gan.load_checkpoint(str(tmp_path / "run" / "checkpoint.npz")), **kw)
-    assert "diverged by iteration 10" in str(stop.value) and "not finite" in str(stop.value)
-    assert stop.value.saved_at == 5 and stop.value.code == 1
+        return result
+    stop, good = resumed_after_five(tmp_path, tiny_data, breaks_the_weights)
+    assert "diverged by iteration 10" in str(stop) and "not finite" in str(stop)
+    assert stop.saved_at == 5 and stop.code == 1
     assert (tmp_path / "run" / "checkpoint.npz").read_bytes() == good
 
 
