@@ -1,0 +1,86 @@
+#!/usr/bin/env python3
+"""Test-set Parzen log-likelihood against training updates: the Table 1 figure
+for each saved checkpoint of a run, with the run's held-out curve, drawn
+against the paper's 225 ± 2.
+
+    python benchmarks/parzen_curve.py --data ../shared/data/mnist.npz \
+        --history run/history.csv --out docs/parzen-paper.png SNAPSHOT_DIR ...
+
+Each SNAPSHOT_DIR holds a checkpoint.npz (or a generator.weights.h5), as
+`evaluate --weights` takes it; the figure for each is exactly the Parzen row
+of `python gan_2014.py evaluate` (10,000 samples from noise seed 0, sigma from
+the authors' grid on training digits 50,000-50,999, the 10,000 test digits),
+without the classifier figures. Prints a CSV line per snapshot, writes the
+plot, and appends the lines to --csv if given.
+"""
+import argparse
+import csv
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+
+import numpy as np
+
+import gan_2014
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("snapshots", nargs="+", help="folders holding a checkpoint.npz or a generator.weights.h5")
+    p.add_argument("--data", required=True, help="the full MNIST .npz (the authors' sigma digits need 51,000)")
+    p.add_argument("--history", help="the run's history.csv, for its held-out curve")
+    p.add_argument("--csv", help="append 'updates,test_ll,se,sigma' lines here (read back for the plot)")
+    p.add_argument("--out", help="the plot to write (PNG)")
+    p.add_argument("--label", default="--arch paper, seed 0")
+    args = p.parse_args()
+
+    (x_train, _), (x_test, _) = gan_2014.load_mnist(args.data)
+    if len(x_train) < 51000:
+        sys.exit("parzen_curve.py: needs a file with the authors' sigma digits 50,000-50,999 (the full MNIST)")
+    x_valid, x_test01 = x_train[50000:51000] / 255.0, x_test / 255.0
+    rows = []
+    for folder in args.snapshots:
+        found = gan_2014.describe_generator(folder)
+        gan = gan_2014.load_generator(found)
+        updates = gan_2014.read_checkpoint(found[1])[0]["iteration"] if found[0] == "checkpoint" else None
+        ll, se, sigma = gan_2014.parzen_evaluate(gan_2014.generate(gan, 10000, 0), x_valid, x_test01)
+        rows.append((updates, ll, se, sigma))
+        print(f"{updates},{ll:.2f},{se:.2f},{sigma:.3f}", flush=True)
+    if args.csv:
+        with open(args.csv, "a") as f:
+            f.writelines(f"{u},{ll:.2f},{se:.2f},{s:.3f}\n" for u, ll, se, s in rows)
+        with open(args.csv) as f:
+            rows = sorted({int(r[0]): (int(r[0]), *map(float, r[1:])) for r in csv.reader(f)}.values())
+    if args.out:
+        plot(rows, args.history, args.out, args.label)
+
+
+def plot(rows, history, out, label):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    ax.axhspan(223, 227, color="tab:red", alpha=0.15)
+    ax.axhline(225, color="tab:red", lw=1, label="paper, Table 1: adversarial nets, 225 ± 2")
+    if history:
+        h = gan_2014.read_history(history, upto=10 ** 12)
+        h = np.array([r for r in h if np.isfinite(r[7])])
+        if len(h):
+            ax.plot(h[:, 0], h[:, 7], ".-", color="tab:purple", alpha=0.6, ms=4,
+                    label="held-out digits 51,000-52,999 (--eval-every; chooses run/best/)")
+    r = np.array([row for row in rows if row[0] is not None], dtype=float)
+    ax.errorbar(r[:, 0], r[:, 1], yerr=r[:, 2], fmt="o-", color="tab:blue", ms=4, capsize=2,
+                label=f"test digits ({label})")
+    ax.set_xlabel("updates (iterations)")
+    ax.set_ylabel("Parzen log-likelihood (nats)")
+    ax.set_title("MNIST test Parzen LL, 10,000 samples, sigma on digits 50,000-50,999")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize="small")
+    fig.tight_layout()
+    fig.savefig(out, dpi=100)
+
+
+if __name__ == "__main__":
+    main()
