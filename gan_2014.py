@@ -840,10 +840,11 @@ class BadFile(Exception):
     """A file that is not what it should be; str() says why."""
 
 
-def read_npz(path):
-    """The arrays of an .npz file, each member's header checked against the
-    member's real size before anything is read, so a file that claims a billion
-    digits, holds pickles or is not an archive fails here, saying why."""
+def read_npz(path, only=None):
+    """The arrays of an .npz file (or only those named), each member's header
+    checked against the member's real size before anything is read, so a file
+    that claims a billion digits, holds pickles or is not an archive fails
+    here, saying why."""
     bad = BadFile
     try:
         mode = os.stat(path).st_mode
@@ -875,8 +876,9 @@ def read_npz(path):
                 if header_end + math.prod(shape) * dtype.itemsize != info.file_size:
                     raise bad(f"member {info.filename!r} claims shape {shape} but holds "
                               f"{info.file_size - header_end:,} bytes of data")
-                with zf.open(info) as member:
-                    arrays[info.filename[:-4]] = np.lib.format.read_array(member, allow_pickle=False)
+                if only is None or info.filename[:-4] in only:
+                    with zf.open(info) as member:
+                        arrays[info.filename[:-4]] = np.lib.format.read_array(member, allow_pickle=False)
     except BadFile:
         raise
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError,
@@ -885,10 +887,11 @@ def read_npz(path):
     return arrays
 
 
-def read_checkpoint(path):
-    """(meta, arrays) of a checkpoint, or CheckpointError saying what is wrong with it."""
+def read_checkpoint(path, meta_only=False):
+    """(meta, arrays) of a checkpoint, or CheckpointError saying what is wrong with it.
+    With meta_only, the arrays' headers are checked but only the metadata is read."""
     try:
-        arrays = read_npz(path)
+        arrays = read_npz(path, only={"meta"} if meta_only else None)
     except BadFile as e:
         raise CheckpointError(str(e)) from None
     try:
@@ -1117,7 +1120,7 @@ def describe_generator(weights):
         checkpoint = os.path.join(weights, CHECKPOINT)
         if os.path.isfile(checkpoint):
             try:
-                meta, _ = read_checkpoint(checkpoint)
+                meta, _ = read_checkpoint(checkpoint, meta_only=True)
             except CheckpointError as e:
                 raise UsageError(f"--weights {weights}: its {CHECKPOINT} is not usable ({e})") from None
             return "checkpoint", checkpoint, meta["arch"], meta["latent_dim"]
@@ -1402,7 +1405,7 @@ def train_main(argv, context):
     start = 0
     if args.resume and os.path.isfile(checkpoint):
         try:
-            meta, _ = read_checkpoint(checkpoint)
+            meta, _ = read_checkpoint(checkpoint, meta_only=True)
         except CheckpointError as e:
             raise UsageError(f"{checkpoint}: {e}; start a new run with --overwrite or another --run-dir") from None
         if (meta["arch"], meta["latent_dim"]) != (settings["arch"], settings["latent_dim"]):
@@ -1435,7 +1438,8 @@ def train_main(argv, context):
     require_memory(f"--latent-dim {settings['latent_dim']}",  # the first layer, its gradient and optimizer slots
                    TF_BASE + 5 * 4 * settings["latent_dim"] * (model_class.first_layer + settings["batch_size"]),
                    "pass a smaller --latent-dim")
-    require_memory(f"--batch-size {settings['batch_size']}", TF_BASE + 40 * 4 * settings["batch_size"] * 1200,
+    require_memory(f"--batch-size {settings['batch_size']}",  # activations and gradients of the widest layers
+                   TF_BASE + 40 * 4 * settings["batch_size"] * 1200,
                    "pass a smaller --batch-size")
 
     images = settings["images"]
@@ -1602,7 +1606,7 @@ def last_checkpoint_note(context):
         return ""
     path = os.path.join(run_dir, CHECKPOINT)
     try:
-        iteration = read_checkpoint(path)[0]["iteration"]
+        iteration = read_checkpoint(path, meta_only=True)[0]["iteration"]
     except CheckpointError:
         return f"; {path} is not a whole checkpoint" if os.path.exists(path) else "; no checkpoint was written yet"
     return f"; the last checkpoint, iteration {iteration}, is whole in {path}"

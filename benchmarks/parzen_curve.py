@@ -44,7 +44,7 @@ def main():
     for folder in args.snapshots:
         found = gan_2014.describe_generator(folder)
         gan = gan_2014.load_generator(found)
-        updates = gan_2014.read_checkpoint(found[1])[0]["iteration"] if found[0] == "checkpoint" else None
+        updates = gan_2014.read_checkpoint(found[1], meta_only=True)[0]["iteration"] if found[0] == "checkpoint" else None
         ll, se, sigma = gan_2014.parzen_evaluate(gan_2014.generate(gan, 10000, 0), x_valid, x_test01)
         rows.append((updates, ll, se, sigma))
         print(f"{updates},{ll:.2f},{se:.2f},{sigma:.3f}", flush=True)
