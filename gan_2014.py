@@ -829,7 +829,7 @@ def plot_history(history, path):
     ax2.set_ylabel("D accuracy (%)")
     if panels == 3:
         axes[2].plot(it[measured], h[measured, 7], "o-", color="tab:purple", ms=3)
-        axes[2].set_ylabel("held-out Parzen LL (nats)")
+        axes[2].set_ylabel("--eval-every Parzen LL (nats)")
     axes[-1].set_xlabel("iteration" + (f" (moving mean over {window})" if window > 1 else ""))
     fig.tight_layout()
     atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100))

@@ -28,7 +28,7 @@ import gan_2014
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("snapshots", nargs="+", help="folders holding a checkpoint.npz or a generator.weights.h5")
+    p.add_argument("snapshots", nargs="*", help="folders holding a checkpoint.npz or a generator.weights.h5")
     p.add_argument("--data", required=True, help="the full MNIST .npz (the authors' sigma digits need 51,000)")
     p.add_argument("--history", help="the run's history.csv, for its held-out curve")
     p.add_argument("--csv", help="append 'updates,test_ll,se,sigma' lines here (read back for the plot)")
