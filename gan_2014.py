@@ -289,7 +289,7 @@ class GAN:
                             self.save_best(os.path.join(run_dir, "best"), it, ll, se, sigma)
                         print(f"gan_2014: iteration {it}: held-out Parzen LL {ll:.1f} ± {se:.1f} "
                               f"(sigma {sigma:.3f}); best {best[1]:.1f} at iteration {best[0]}", flush=True)
-                    write_row(writer, history_file, history_path, row)
+                    write_row(writer, history_path, row)
                     history.append(row)
 
                     recent.add(d_loss[0], d_loss[1], g_loss)
@@ -449,6 +449,7 @@ class PaperGAN(GAN):
             int(seed if seed is not None else np.random.randint(2 ** 31 - 1)) % (2 ** 31 - 1),
             dtype="int64", trainable=False, name="shuffle_seed")
         self.order, self._order_of = None, None
+        self._host_updates = self._next_shuffle = 0  # updates done, and where the next pass begins
         self._step = tf.function(self._update, jit_compile=jit_compile, autograph=False)
 
     def build_generator(self):
@@ -545,7 +546,7 @@ class PaperGAN(GAN):
         return tf.stack([loss_real, acc_real, loss_fake, acc_fake, g_obj])
 
     def shuffle(self, n, batch_size):
-        """The order of pass `updates // per_epoch`, on the device, drawn when a pass begins."""
+        """Draw the order of pass `updates // per_epoch` onto the device, once per pass."""
         epoch = int(self.updates.numpy()) // (n // batch_size)
         if self._order_of != (n, epoch):
             rng = np.random.default_rng([int(self.shuffle_seed.numpy()), epoch])
@@ -556,7 +557,6 @@ class PaperGAN(GAN):
                 self.order.assign(order)
             self._order_of = (n, epoch)
             self._next_shuffle = (epoch + 1) * (n // batch_size)
-        return self._next_shuffle
 
     def train_iteration(self, x_train, batch_size):
         """One of the authors' updates (D and G together). Returns the seed loop's
@@ -638,7 +638,7 @@ def flush(file, path):
         raise WriteError(path, e.strerror or e) from None
 
 
-def write_row(writer, file, path, row):
+def write_row(writer, path, row):
     try:
         writer.writerow(["" if isinstance(v, float) and math.isnan(v) else v for v in row])
     except OSError as e:

@@ -3,11 +3,9 @@ mixes or loses what two runs wrote; an unexpected failure still ends in one line
 import csv
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
