@@ -292,8 +292,8 @@ class GAN:
                     write_row(writer, history_path, row)
                     history.append(row)
 
-                    recent.add(d_loss[0], d_loss[1], g_loss)
                     if bar is not None:
+                        recent.add(d_loss[0], d_loss[1], g_loss)
                         bar.update(it, list(zip(["D loss", "D acc", "G loss"], recent.mean())))
                     elif it % log_every == 0 or it == epochs:
                         print(LOG_LINE % (it, d_loss[0], 100 * d_loss[1], g_loss), flush=True)
@@ -450,7 +450,7 @@ class PaperGAN(GAN):
             dtype="int64", trainable=False, name="shuffle_seed")
         self.order, self._order_of = None, None
         self._host_updates = self._next_shuffle = 0  # updates done, and where the next pass begins
-        self._step = tf.function(self._update, jit_compile=jit_compile, autograph=False)
+        self._jit_compile = jit_compile
 
     def build_generator(self):
         """100 -> 1200 ReLU -> 1200 ReLU -> 784 sigmoid, weights uniform in +-0.05."""
@@ -552,7 +552,9 @@ class PaperGAN(GAN):
             rng = np.random.default_rng([int(self.shuffle_seed.numpy()), epoch])
             order = rng.permutation(n).astype(np.int64)
             if self.order is None or self.order.shape[0] != n:
+                # a new variable for another data size: the compiled update must capture it anew
                 self.order = tf.Variable(order, trainable=False)
+                self._step = tf.function(self._update, jit_compile=self._jit_compile, autograph=False)
             else:
                 self.order.assign(order)
             self._order_of = (n, epoch)
