@@ -1,24 +1,25 @@
 #!/usr/bin/env python3
 """Generative Adversarial Nets (Goodfellow et al., 2014) on MNIST, in Keras 3.
 
-A faithful port of the Keras-GAN style `GAN_2014.py` (the seed document's code)
+A faithful port of the article's `GAN_2014.py` (Keras-GAN's `gan/gan.py`, 2018)
 that really trains on today's TensorFlow/Keras 3: the same MLP generator and
 discriminator, the same three `train_on_batch` steps per iteration, the same
 defaults. Beside it, `--arch paper`: the authors' own MNIST model
 (goodfeli/adversarial, mnist.yaml), a subclass with its own networks and update.
 
-    python gan_2014.py                        # train with the seed's defaults
+    python gan_2014.py                        # train with gan.py's defaults
     python gan_2014.py --data mnist.npz       # offline: a local copy of Keras's mnist.npz
     python gan_2014.py --resume               # continue the run in run/ (its settings are in run/run.json)
     python gan_2014.py sample --weights run   # new digits from a run, finished or interrupted
     python gan_2014.py evaluate --weights run --data mnist.npz   # the paper's Table 1 yardstick
     python gan_2014.py --help                 # every option (also: sample --help, evaluate --help)
 
-Reading order: settings; the seed's GAN (networks, one iteration, the training
+Reading order: settings; Keras-GAN's GAN (networks, one iteration, the training
 loop); the authors' model; files, folders and plots; data; evaluation; the
 command line.
 """
 import argparse
+import contextlib
 import csv
 import fcntl
 import hashlib
@@ -26,6 +27,7 @@ import importlib
 import json
 import math
 import os
+import re
 import signal
 import stat
 import sys
@@ -39,34 +41,76 @@ import numpy as np
 
 
 class LazyModule:
-    """A module imported on first use. TensorFlow takes seconds to import and
-    prints notices that no setting silences, so `--help` and bad input are
-    answered before it loads."""
+    """A module imported on first use. TensorFlow takes seconds to import, so
+    `--help` and bad input are answered before it loads."""
 
     def __init__(self, name):
         self._name = name
 
     def __getattr__(self, attr):
+        if "tensorflow" not in sys.modules:
+            import_tensorflow_quietly()
         return getattr(importlib.import_module(self._name), attr)
 
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # the part of TensorFlow's chatter that can be silenced
+# TensorFlow's C++ start-up notices: absl's "before InitializeLog" warning, the
+# CUDA probe that fails on every CPU machine (cuInit, cuda drivers), oneDNN and
+# CPU-feature notes. They are written to file descriptor 2 from C++ before any
+# setting applies (TF_CPP_MIN_LOG_LEVEL does not stop the absl ones), so they
+# can only be kept off the terminal by catching that descriptor while they come.
+STARTUP_NOTICE = re.compile(
+    r"WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
+    r"|[IWE]\d{4} [\d:. ]+\d+ (cudart_stub|cuda_\w+|port|cpu_feature_guard|cpu_utils|gpu_device)\.cc:\d+\]"
+    r"|To enable the following instructions: .* rebuild TensorFlow")
+
+
+@contextlib.contextmanager
+def without_startup_notices():
+    """Catch file descriptor 2 (C++ writes there directly) for the duration;
+    then show every caught line that is not a start-up notice, so a real error
+    or warning still reaches the user, in order."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    caught = tempfile.TemporaryFile()
+    try:
+        os.dup2(caught.fileno(), 2)
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        caught.seek(0)
+        for line in caught.read().decode(errors="replace").splitlines(keepends=True):
+            if not STARTUP_NOTICE.match(line):
+                sys.stderr.write(line)
+        sys.stderr.flush()
+        caught.close()
+
+
+def import_tensorflow_quietly():
+    """Import TensorFlow and let it probe its devices (where the cuInit notice comes from)."""
+    with without_startup_notices():
+        import tensorflow
+        tensorflow.config.list_physical_devices()
+
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's INFO and WARNING logs after start-up
 tf, keras, layers = LazyModule("tensorflow"), LazyModule("keras"), LazyModule("keras.layers")
 
 # -----------------------------------------------------------------------------
-# Settings: the seed's defaults, each overridable from the command line (--help).
-EPOCHS = 30000            # the seed's word for minibatch *iterations*, not passes over the data
+# Settings: gan.py's defaults, each overridable from the command line (--help).
+EPOCHS = 30000            # gan.py's word for minibatch *iterations*, not passes over the data
 BATCH_SIZE = 32
 SAMPLE_INTERVAL = 200     # a 5x5 grid every this many iterations
 LATENT_DIM = 100
-LEARNING_RATE = 0.0002    # Adam(0.0002, 0.5), as in the seed (and DCGAN)
+LEARNING_RATE = 0.0002    # Adam(0.0002, 0.5), as in gan.py (and DCGAN)
 BETA_1 = 0.5
 IMAGES = "images"         # the sample grids
 RUN_DIR = "run"           # settings, history, plot, checkpoint, weights
 CHECKPOINT_INTERVAL = 1000
-EVAL_EVERY = 0            # iterations between held-out Parzen estimates (0: none, as the seed)
-ARCH = "seed"             # "seed": the seed's model; "paper": the authors' (PaperGAN below)
-LOG_LINE = "%d [D loss: %f, acc.: %.2f%%] [G loss: %f]"  # the seed's line, verbatim
+EVAL_EVERY = 0            # iterations between held-out Parzen estimates (0: none, as gan.py)
+ARCH = "keras-gan"        # "keras-gan": gan.py's model (GAN); "paper": the authors' (PaperGAN below)
+LOG_LINE = "%d [D loss: %f, acc.: %.2f%%] [G loss: %f]"  # gan.py's line, verbatim
 # -----------------------------------------------------------------------------
 
 CHECKPOINT, HISTORY, SETTINGS = "checkpoint.npz", "history.csv", "run.json"
@@ -100,11 +144,11 @@ class WriteError(Exception):
 
 
 # -----------------------------------------------------------------------------
-# The seed's GAN
+# Keras-GAN's GAN (the article's GAN_2014.py, Keras-GAN's gan/gan.py)
 
 
 class GAN:
-    """The seed's GAN: an MLP generator, an MLP discriminator, and a combined
+    """Keras-GAN's GAN: an MLP generator, an MLP discriminator, and a combined
     model noise -> generator -> frozen discriminator that trains the generator."""
 
     batch_size = BATCH_SIZE
@@ -127,7 +171,7 @@ class GAN:
 
         # The combined model trains only the generator. Keras 3 reads `trainable`
         # when a train function is first traced, not at compile() as Keras 2 did,
-        # so the seed's one-off `trainable = False` would freeze the discriminator's
+        # so gan.py's one-off `trainable = False` would freeze the discriminator's
         # own steps too; `train_iteration` sets the flag before every step instead.
         z = keras.Input(shape=(latent_dim,))
         self.combined = keras.Model(z, self.discriminator(self.generator(z)), name="combined")
@@ -172,7 +216,7 @@ class GAN:
     # --- what the model's numbers mean ---
 
     def noise(self, n):
-        """z ~ N(0, 1), as the seed's np.random.normal, drawn on the device."""
+        """z ~ N(0, 1), as gan.py's np.random.normal, drawn on the device."""
         return keras.random.normal((n, self.latent_dim), seed=self.seed_generator)
 
     def host_noise(self, rng, n):
@@ -191,16 +235,16 @@ class GAN:
 
     @classmethod
     def training_digits(cls, n):
-        """How many of n training digits it trains on, and what it holds out: the seed uses all."""
+        """How many of n training digits it trains on, and what it holds out: gan.py uses all."""
         return n, ""
 
     # --- one iteration ---
 
     def _draw_batch(self, x_train, batch_size):
-        """A minibatch of real digits (with replacement, as the seed's randint), the
+        """A minibatch of real digits (with replacement, as gan.py's randint), the
         generator's fakes, and fresh noise for the generator's step: one compiled call."""
         idx = keras.random.randint((batch_size,), 0, tf.shape(x_train)[0], seed=self.seed_generator)
-        # training=False is what the seed's generator.predict() did: BatchNorm
+        # training=False is what gan.py's generator.predict() did: BatchNorm
         # uses its moving statistics for the discriminator's fake batch.
         gen_imgs = self.generator(self.noise(batch_size), training=False)
         return tf.gather(x_train, idx), gen_imgs, self.noise(batch_size)
@@ -211,7 +255,7 @@ class GAN:
         return self._labels[batch_size]
 
     def train_iteration(self, x_train, batch_size):
-        """One of the seed's "epochs". Returns ([d_loss_real, d_acc_real],
+        """One of gan.py's "epochs". Returns ([d_loss_real, d_acc_real],
         [d_loss_fake, d_acc_fake], g_loss)."""
         imgs, gen_imgs, noise = self._draw(x_train, batch_size)
         valid, fake = self.labels(batch_size)
@@ -231,7 +275,7 @@ class GAN:
     def train(self, x_train, epochs=EPOCHS, batch_size=None, sample_interval=SAMPLE_INTERVAL,
               images=IMAGES, run_dir=RUN_DIR, checkpoint_interval=CHECKPOINT_INTERVAL,
               log_every=None, restored=None, eval_every=EVAL_EVERY, monitor=None, progress=False):
-        """Train for `epochs` iterations (the seed's word) on digits already in the
+        """Train for `epochs` iterations (gan.py's word) on digits already in the
         model's range (`from_pixels`).
 
         Grids go to `images`; history.csv, losses.png, the checkpoint and the
@@ -256,10 +300,6 @@ class GAN:
         log_every = log_every or sample_interval
         recent = RecentMean(100)
         bar = None
-        if progress:  # values shown as they are now (the last 100 iterations), not since iteration 1
-            bar = keras.utils.Progbar(epochs, unit_name="iteration",
-                                      stateful_metrics=["D loss", "D acc", "G loss"])
-            bar.update(start)
 
         stop = {}
         def request_stop(signum, frame):  # finish the iteration, then checkpoint and leave
@@ -292,9 +332,17 @@ class GAN:
                     write_row(writer, history_path, row)
                     history.append(row)
 
-                    if bar is not None:
+                    if progress:
+                        if bar is None:
+                            # Made after this process's first iteration, which includes
+                            # compiling: Keras's ETA leaves out only the bar's first step.
+                            # It counts this process's iterations; the start line says
+                            # where a resumed run began.
+                            bar = keras.utils.Progbar(epochs - start, unit_name="iteration",
+                                                      stateful_metrics=["D loss", "D acc", "G loss"])
+                        # values as they are now (the last 100 iterations), not since iteration 1
                         recent.add(d_loss[0], d_loss[1], g_loss)
-                        bar.update(it, list(zip(["D loss", "D acc", "G loss"], recent.mean())))
+                        bar.update(it - start, list(zip(["D loss", "D acc", "G loss"], recent.mean())))
                     elif it % log_every == 0 or it == epochs:
                         print(LOG_LINE % (it, d_loss[0], 100 * d_loss[1], g_loss), flush=True)
                     if it % sample_interval == 0 or it == epochs:
@@ -312,6 +360,8 @@ class GAN:
         finally:
             for s, handler in previous.items():
                 signal.signal(s, handler)
+            if bar is not None and it < epochs:
+                print(flush=True)  # end the bar's unfinished line: a message that follows starts its own
         self.save_weights(run_dir)
         make_gif(images, epochs, os.path.join(images, "progress.gif"))
         return history
@@ -561,7 +611,7 @@ class PaperGAN(GAN):
             self._next_shuffle = (epoch + 1) * (n // batch_size)
 
     def train_iteration(self, x_train, batch_size):
-        """One of the authors' updates (D and G together). Returns the seed loop's
+        """One of the authors' updates (D and G together). Returns gan.py's loop's
         ([d_loss_real, d_acc_real], [d_loss_fake, d_acc_fake], g_loss)."""
         if self._order_of is None or self._host_updates >= self._next_shuffle:
             self.shuffle(int(x_train.shape[0]), batch_size)
@@ -587,8 +637,14 @@ class PaperGAN(GAN):
 
 
 # The command line's names for the models: a variant is a subclass, chosen here.
-ARCHS = {"seed": GAN, "paper": PaperGAN}
+ARCHS = {"keras-gan": GAN, "paper": PaperGAN}
 ARCH_NAMES = {cls: name for name, cls in ARCHS.items()}
+OLD_ARCH_NAMES = {"seed": "keras-gan"}  # what run.json, checkpoints and --arch said before the rename
+
+
+def arch_name(name):
+    """The model's current name, for names that older run folders and checkpoints still hold."""
+    return OLD_ARCH_NAMES.get(name, name)
 
 
 # -----------------------------------------------------------------------------
@@ -729,6 +785,7 @@ def save_grid(images, path, scale=GRID_SCALE):
         r, c = divmod(i, cols)
         canvas[pad + r * (h + pad): pad + r * (h + pad) + h,
                pad + c * (w + pad): pad + c * (w + pad) + w] = images[i, :, :, 0]
+    canvas = np.nan_to_num(canvas, nan=0.0)  # a diverged generator's grid: black where it gave NaN
     img = Image.fromarray(np.round(np.clip(canvas, 0, 1) * 255).astype(np.uint8), "L")
     img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
     atomic_write(path, lambda tmp: img.save(tmp, format="PNG"))
@@ -907,6 +964,8 @@ def read_checkpoint(path, meta_only=False):
                                               and type(v[1]) in (int, float) and math.isfinite(v[1]))}
     if not isinstance(meta, dict):
         raise CheckpointError("its metadata is not a record")
+    if isinstance(meta.get("arch"), str):
+        meta["arch"] = arch_name(meta["arch"])
     for key, ok in checks.items():
         if key not in meta or not ok(meta[key]):
             raise CheckpointError(f"its metadata has no valid {key!r} ({meta.get(key)!r})")
@@ -1064,13 +1123,14 @@ def load_or_train_classifier(x_train, y_train, x_test, y_test, cache_dir, epochs
             model = None  # a damaged cache entry is retrained, not trusted
         if model is not None:
             return model, float(np.mean(np.argmax(model.predict(x01_test, verbose=0), 1) == y_test))
-    print(f"gan_2014: training the MNIST classifier once for this data ({epochs} epochs); "
-          f"cached in {path}", flush=True)
+    print(f"gan_2014: training a small MNIST classifier for the classifier figures ({epochs} epochs on "
+          f"{len(x_train):,} digits, about {max(1, round(len(x_train) * epochs / 160000))} min on 2 CPU "
+          f"cores); this happens once for this data: it is cached in {path}", flush=True)
     keras.utils.set_random_seed(0)
     model = build_classifier()
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     model.fit((x_train.astype(np.float32) / 255.0)[..., None], np.asarray(y_train, np.int64),
-              batch_size=128, epochs=epochs, verbose=0)
+              batch_size=128, epochs=epochs, verbose=1 if sys.stdout.isatty() else 2)
     try:
         os.makedirs(cache_dir, exist_ok=True)
         atomic_write(path, model.save)
@@ -1235,22 +1295,28 @@ def require_memory(what, nbytes, fix):
 TF_BASE = 2 ** 30  # what TensorFlow, Keras and the compiled programs take before any of our arrays
 
 
+USAGE = """gan_2014.py [--epochs N] [--arch {keras-gan,paper}] [--data FILE] [--seed N] [--resume] ...
+       gan_2014.py sample --weights PATH [--n N] [--out FILE] [--seed N]
+       gan_2014.py evaluate --weights PATH [--data FILE] [--samples N]"""
+
+
 def train_parser():
     p = Parser(prog="gan_2014.py", description=(
-        "Train the 2014 GAN on MNIST with the seed's defaults (\"the seed\": the seed document's "
-        "GAN_2014.py, the Keras-GAN code this script ports). An 'epoch' here is what the seed calls "
-        "one: a single minibatch iteration (discriminator on a real batch, on a fake batch, then the "
-        "generator), not a pass over the data."),
+        "Train the 2014 GAN on MNIST with the defaults of the article's GAN_2014.py (Keras-GAN's "
+        "gan/gan.py, the script this one ports). An 'epoch' here is what gan.py calls one: a single "
+        "minibatch iteration (discriminator on a real batch, on a fake batch, then the generator), "
+        "not a pass over the data."),
+        usage=USAGE,
         epilog=("other commands: `python gan_2014.py sample --help` (new digits from a trained "
                 "generator) and `python gan_2014.py evaluate --help` (the paper's Parzen-window "
                 "figure and classifier figures). With --resume, the run's own settings are read "
                 "from its run.json; only --epochs (to train further), the interval options and "
                 "--eval-every may differ."))
     p.add_argument("--epochs", type=positive_int, help=(
-        "minibatch iterations to train, the seed's 'epochs' "
+        "minibatch iterations to train, gan.py's 'epochs' "
         f"(default {EPOCHS}; 30000 x 32 digits is about 16 passes over 60,000)"))
-    p.add_argument("--arch", choices=list(ARCHS), help=(
-        "the model (default seed): 'seed' is the seed document's Keras-GAN networks and loop; "
+    p.add_argument("--arch", type=arch_name, choices=list(ARCHS), help=(
+        f"the model (default {ARCH}): '{ARCH}' is Keras-GAN's gan.py networks and loop; "
         "'paper' is the authors' released MNIST model (maxout discriminator, uniform noise, SGD with "
         "momentum, one joint update per iteration, training digits 0-49,999 as their mnist.yaml)"))
     p.add_argument("--batch-size", type=positive_int,
@@ -1268,10 +1334,10 @@ def train_parser():
     p.add_argument("--data", metavar="FILE",
                    help="a local .npz in the layout of Keras's mnist.npz, instead of downloading MNIST")
     p.add_argument("--seed", type=seed_value, help=(
-        "random seed, 0 to 2**32-1 (not the seed document): weights, minibatches and noise; the same "
+        "random seed, 0 to 2**32-1: weights, minibatches and noise; the same "
         "seed gives the same losses on a CPU (default: drawn at random and printed)"))
     p.add_argument("--log-every", type=positive_int, metavar="N", help=(
-        "print the seed's log line every N iterations, also on a terminal "
+        "print gan.py's log line every N iterations, also on a terminal "
         "(default: a progress bar on a terminal, else a line every --sample-interval)"))
     p.add_argument("--checkpoint-interval", type=positive_int, metavar="N",
                    help=f"write {CHECKPOINT} every N iterations and at the end (default {CHECKPOINT_INTERVAL})")
@@ -1319,6 +1385,8 @@ def read_settings(run_dir):
              "eval_every": lambda v: type(v) is int and v >= 0}
     if not isinstance(settings, dict):
         raise damaged("not a record of settings")
+    if isinstance(settings.get("arch"), str):
+        settings["arch"] = arch_name(settings["arch"])
     for key, ok in types.items():
         if key not in settings or not ok(settings[key]):
             raise damaged(f"no valid {key!r}")
@@ -1593,10 +1661,11 @@ def evaluate_main(argv, context):
     print(f"{'test digits (reference)':38} {'':>16} {'':>6} {test_figures['covered']:4d}/10 "
           f"{test_figures['kl']:11.3f} {test_figures['score']:6.2f} {'—':>8}")
     print()
-    print("class histogram (% of samples):   " + " ".join(f"{d:>5}" for d in range(10)))
+    width = max(len(name) for name, *_ in rows)
+    print(f"{'class histogram (% of samples):':{width + 2}}  " + " ".join(f"{d:>5}" for d in range(10)))
     for name, *_, f in rows:
-        print(f"  {name[:31]:31}  " + " ".join(f"{100 * h:5.1f}" for h in f["hist"]))
-    print(f"  {'test digits':31}  " + " ".join(f"{100 * h:5.1f}" for h in test_figures["hist"]))
+        print(f"  {name:{width}}  " + " ".join(f"{100 * h:5.1f}" for h in f["hist"]))
+    print(f"  {'test digits':{width}}  " + " ".join(f"{100 * h:5.1f}" for h in test_figures["hist"]))
     print(f"\nevaluate took {seconds:.0f} s")
     return rows
 

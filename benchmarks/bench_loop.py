@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
-"""Milliseconds per training iteration: the seed's loop, ours, and the floor;
+"""Milliseconds per training iteration: the article's loop, ours, and the floor;
 then the same for the authors' model (--arch paper).
 
     python benchmarks/bench_loop.py                      # ../shared/data/mnist-24k.npz
     python benchmarks/bench_loop.py --data mnist.npz --batch-sizes 32 --iterations 400
 
-(a) seed:  the seed's literal loop: NumPy minibatches, generator.predict(), three
+(a) article: the article's GAN_2014.py loop as written: NumPy minibatches, generator.predict(), three
            train_on_batch calls on NumPy arrays, Keras's default compile; with only
            the two Keras 3 fixes it needs to train (trainable toggled around the
            steps, one Adam per model).
@@ -43,8 +43,8 @@ import gan_2014
 DEFAULT_DATA = os.path.join(os.path.dirname(HERE), "..", "shared", "data", "mnist-24k.npz")
 
 
-def seed_loop(gan, x_train, batch_size):
-    """(a): one iteration of the seed's loop as written, bar the Keras 3 fixes."""
+def article_loop(gan, x_train, batch_size):
+    """(a): one iteration of the article's loop as written, bar the Keras 3 fixes."""
     valid = np.ones((batch_size, 1))
     fake = np.zeros((batch_size, 1))
     idx = np.random.randint(0, x_train.shape[0], batch_size)
@@ -209,15 +209,15 @@ def main():
     print(f"TensorFlow {tf.__version__}, Keras {keras.__version__}, device {device}, "
           f"data {args.data} ({len(x)} digits)")
     print(f"ms per iteration: median [min, max] over {args.iterations} iterations after {args.warmup} warm-up")
-    print(f"{'batch':>5}  {'(a) seed loop':>22}  {'(b) gan_2014.py':>22}  {'(c) fused floor':>22}  {'b/c':>5}  {'a/b':>5}")
+    print(f"{'batch':>5}  {'(a) article loop':>22}  {'(b) gan_2014.py':>22}  {'(c) fused floor':>22}  {'b/c':>5}  {'a/b':>5}")
     for bs in args.batch_sizes:
         keras.utils.set_random_seed(0)
-        seed_gan = gan_2014.GAN(seed=0, jit_compile="auto")  # Keras's default compile
+        article_gan = gan_2014.GAN(seed=0, jit_compile="auto")  # Keras's default compile
         ours = gan_2014.GAN(seed=0)
         floor_gan = gan_2014.GAN(seed=0)
         floor = floor_step(floor_gan)
         t = time_interleaved({
-            "a": lambda: seed_loop(seed_gan, x_np, bs),
+            "a": lambda: article_loop(article_gan, x_np, bs),
             "b": lambda: ours.train_iteration(x_tf, bs),
             "c": lambda: floor(x_tf, bs),
         }, args.iterations, args.warmup)

@@ -109,14 +109,23 @@ def test_evaluate_prints_the_table_and_caches_the_classifier(trained, capsys):
             "--cache", str(folder / "cache")]
     gan_2014.main(argv)
     first = capsys.readouterr().out
-    assert "training the MNIST classifier" in first
+    # before the classifier trains: what, why, how long, where it is cached; then its progress
+    said = first.index("training a small MNIST classifier for the classifier figures")
+    assert "min on 2 CPU cores" in first[said:].splitlines()[0]
+    assert f"cached in {folder / 'cache'}" in first[said:].splitlines()[0]
+    assert "Epoch 1/8" in first[said:first.index("Parzen window")]
     for words in ("Parzen LL ± SE", "generator (100 samples)", "real training digits (first 100)",
                   "test digits (reference)", "training digits 0-199 (the last 200", "class histogram"):
         assert words in first
+    histogram = first[first.index("class histogram"):].splitlines()[1:4]
+    for name in ("generator (100 samples)", "real training digits (first 100)", "test digits"):
+        # each row's label whole, then ten percentages
+        assert any(line.startswith("  " + name + " ") and len(line[len(name) + 2:].split()) == 10
+                   for line in histogram), (name, histogram)
     assert len(os.listdir(folder / "cache")) == 1
     gan_2014.main(argv)
     second = capsys.readouterr().out
-    assert "training the MNIST classifier" not in second
+    assert "training a small MNIST classifier" not in second
     table = lambda out: [l for l in out.splitlines() if l.startswith(("generator (", "real training"))]
     assert table(first) == table(second)  # same samples, same cached judge: same figures
 

@@ -41,7 +41,7 @@ def test_paper_networks_have_the_yaml_layers_and_sizes(paper):
 
 def test_paper_model_is_a_subclass_not_a_mode():
     assert issubclass(gan_2014.PaperGAN, gan_2014.GAN)
-    assert gan_2014.ARCHS == {"seed": gan_2014.GAN, "paper": gan_2014.PaperGAN}
+    assert gan_2014.ARCHS == {"keras-gan": gan_2014.GAN, "paper": gan_2014.PaperGAN}
     with open(gan_2014.__file__) as f:
         assert "arch ==" not in f.read()
 
@@ -159,7 +159,7 @@ def test_weights_files_tell_their_architecture_and_latent_size(paper, tmp_path):
     assert gan_2014.describe_generator(str(tmp_path / "p.weights.h5"))[2:] == ("paper", 100)
     seed64 = gan_2014.GAN(latent_dim=64, jit_compile=False)
     seed64.generator.save_weights(tmp_path / "s.weights.h5")
-    assert gan_2014.describe_generator(str(tmp_path / "s.weights.h5"))[2:] == ("seed", 64)
+    assert gan_2014.describe_generator(str(tmp_path / "s.weights.h5"))[2:] == ("keras-gan", 64)
     loaded = gan_2014.load_generator(gan_2014.describe_generator(str(tmp_path / "s.weights.h5")))
     assert type(loaded) is gan_2014.GAN and loaded.latent_dim == 64
     for a, b in zip(loaded.generator.weights, seed64.generator.weights):
@@ -176,5 +176,5 @@ def test_a_resumed_run_refuses_another_architecture(paper, capsys):
     with pytest.raises(SystemExit) as exit_info:
         gan_2014.main(["--arch", "paper", "--epochs", "4", "--resume", "--run-dir", str(seed_run / "run")])
     err = capsys.readouterr().err.strip().splitlines()
-    assert exit_info.value.code == 2 and len(err) == 1 and "--arch paper conflicts with the run's seed" in err[0], err
+    assert exit_info.value.code == 2 and len(err) == 1 and "--arch paper conflicts with the run's keras-gan" in err[0], err
     assert (seed_run / "run" / "checkpoint.npz").read_bytes() == before

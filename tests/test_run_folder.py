@@ -41,7 +41,7 @@ def test_run_json_records_the_settings_and_resume_needs_no_option(workdir, capsy
     gan_2014.main(["--data", "tiny.npz", "--seed", "11", "--latent-dim", "32", *TINY[:4], "--epochs", "4"])
     settings = json.loads((workdir / "run" / "run.json").read_text())
     assert {k: settings[k] for k in ("arch", "latent_dim", "batch_size", "seed", "epochs")} == \
-        dict(arch="seed", latent_dim=32, batch_size=16, seed=11, epochs=4)
+        dict(arch="keras-gan", latent_dim=32, batch_size=16, seed=11, epochs=4)
     assert settings["data"] == str(workdir / "tiny.npz") and len(settings["data_sha256"]) == 16
     capsys.readouterr()
     os.chdir(workdir / "run")  # from anywhere: the data and the grids are found from run.json
@@ -52,6 +52,24 @@ def test_run_json_records_the_settings_and_resume_needs_no_option(workdir, capsy
                    "--epochs", "6", "--run-dir", str(workdir / "whole"), "--images", str(workdir / "whole_images")])
     assert losses(workdir / "run") == losses(workdir / "whole")
     assert sorted(gan_2014.grid_files(workdir / "images")) == ["0.png", "4.png", "6.png", "progress.gif"]
+
+
+def test_a_run_from_before_the_default_model_was_renamed_resumes_as_it_is(workdir, capsys):
+    """Run folders and checkpoints written when `keras-gan` was called `seed` keep working."""
+    gan_2014.main(["--data", "tiny.npz", "--seed", "3", *TINY, "--epochs", "3"])
+    settings_path, ckpt = workdir / "run" / "run.json", workdir / "run" / "checkpoint.npz"
+    settings = json.loads(settings_path.read_text())
+    settings_path.write_text(json.dumps(dict(settings, arch="seed")))
+    with np.load(ckpt) as z:
+        arrays = dict(z)
+    arrays["meta"] = np.array(json.dumps(dict(json.loads(str(arrays["meta"])), arch="seed")))
+    np.savez(ckpt, **arrays)
+    capsys.readouterr()
+    gan_2014.main(["--resume", "--arch", "seed", "--epochs", "6"])
+    assert "arch keras-gan" in capsys.readouterr().out
+    assert json.loads(settings_path.read_text())["arch"] == "keras-gan"
+    assert gan_2014.read_checkpoint(str(ckpt), meta_only=True)[0]["iteration"] == 6
+    gan_2014.main(["sample", "--weights", "run", "--n", "4", "--out", "s.npy", "--seed", "0"])
 
 
 def test_sample_and_evaluate_work_on_an_interrupted_run_from_its_checkpoint(workdir, capsys):
@@ -236,7 +254,7 @@ def test_eval_every_logs_a_held_out_curve_and_keeps_the_best_generator(workdir, 
     assert sorted(measured) == [2, 4, 6]
     best = json.loads((workdir / "run" / "best" / "best.json").read_text())
     assert best["heldout_ll"] == pytest.approx(max(measured.values()), abs=1e-3)
-    assert best["iteration"] == max(measured, key=measured.get) and best["arch"] == "seed"
+    assert best["iteration"] == max(measured, key=measured.get) and best["arch"] == "keras-gan"
     gan_2014.main(["sample", "--weights", "run/best", "--n", "4", "--out", "b.npy", "--seed", "1"])
     assert np.load(workdir / "b.npy").shape == (4, 28, 28)
 

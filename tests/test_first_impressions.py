@@ -1,0 +1,113 @@
+"""What a new user sees: the usage line, the words of --help, no alarming
+start-up notices on a CPU machine, and a stop message on a line of its own."""
+import os
+import pty
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from helpers import ROOT, SCRIPT, make_tiny_mnist, run_script
+
+PRETRAINED = os.path.join(ROOT, "pretrained", "paper-mnist.weights.h5")
+
+
+def test_usage_line_names_the_sample_and_evaluate_commands(tmp_path):
+    help_text = run_script("--help", cwd=tmp_path).stdout
+    usage = help_text[:help_text.index("\n\n")]
+    assert usage.startswith("usage: gan_2014.py [")
+    assert "gan_2014.py sample --weights PATH" in usage and "gan_2014.py evaluate --weights PATH" in usage
+
+
+def option_blocks(help_text):
+    """{option: its help text} from argparse's --help layout."""
+    blocks, current = {}, None
+    for line in help_text.split("options:", 1)[1].splitlines():
+        m = re.match(r"  (-[-\w]+)", line)
+        if m:
+            current = m.group(1)
+        if current is not None and line.startswith(" "):
+            blocks[current] = blocks.get(current, "") + line
+    return blocks
+
+
+@pytest.mark.parametrize("command", [[], ["sample"], ["evaluate"]])
+def test_help_says_seed_only_for_the_random_seed(tmp_path, command):
+    help_text = run_script(*command, "--help", cwd=tmp_path).stdout
+    blocks = option_blocks(help_text)
+    assert "--seed" in blocks
+    elsewhere = [option for option, text in blocks.items() if option != "--seed" and "seed" in text.lower()]
+    description = help_text.split("options:", 1)[0].split("\n\n", 1)[1]
+    assert not elsewhere and "seed" not in description.lower(), (elsewhere, description)
+    if not command:  # the epilog
+        assert "seed" not in help_text[help_text.index("other commands:"):].lower()
+
+
+def test_the_default_model_has_a_name_that_says_what_it_is(tmp_path):
+    help_text = run_script("--help", cwd=tmp_path).stdout
+    assert "--arch {keras-gan,paper}" in help_text and "(default keras-gan)" in help_text
+
+
+def test_a_cpu_machine_shows_no_tensorflow_startup_notices(tmp_path):
+    result = run_script("sample", "--weights", PRETRAINED, "--out", tmp_path / "x.png", "--seed", "1",
+                        cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    for word in ("cuInit", "cuda", "oneDNN", "absl", "E0000", "I0000"):
+        assert word not in result.stderr, result.stderr
+    assert result.stdout.strip() == f"gan_2014: 25 digits (seed 1) written to {tmp_path / 'x.png'}"
+
+
+def test_other_lines_on_stderr_during_startup_still_reach_the_user(tmp_path):
+    """Only the known notices are held back: a real error printed while TensorFlow starts still shows."""
+    code = (
+        "import os, sys; sys.path.insert(0, %r); import gan_2014\n"
+        "with gan_2014.without_startup_notices():\n"
+        "    os.write(2, b'WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\\n')\n"
+        "    os.write(2, b'E0000 00:00:1795861096.293199    2368 cuda_platform.cc:52] failed call to cuInit: "
+        "INTERNAL: CUDA error\\n')\n"
+        "    os.write(2, b'I0000 00:00:1795861086.946937    2368 cudart_stub.cc:31] Could not find cuda drivers\\n')\n"
+        "    os.write(2, b'real trouble: libfoo.so not found\\n')\n"
+        "    print('a Python warning', file=sys.stderr)\n"
+        "assert 'tensorflow' not in sys.modules\n" % ROOT)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == "real trouble: libfoo.so not found\na Python warning\n"
+
+
+def test_the_stop_message_starts_its_own_line_after_the_progress_bar(tmp_path):
+    """On a terminal the progress bar redraws one line; Ctrl-C's message must not be glued to it."""
+    data = make_tiny_mnist(tmp_path / "tiny.npz")
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen([sys.executable, SCRIPT, "--data", data, "--epochs", "100000", "--batch-size", "16",
+                             "--seed", "1", "--sample-interval", "100000"],
+                            cwd=tmp_path, stdin=follower, stdout=follower, stderr=follower)
+    os.close(follower)
+    out = b""
+    deadline = time.monotonic() + 240
+    try:
+        while b"/100000" not in out:  # the bar is drawn: training is under way
+            assert time.monotonic() < deadline and proc.poll() is None, out.decode(errors="replace")
+            out += os.read(leader, 4096)
+        proc.send_signal(signal.SIGINT)
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # the child closed the terminal
+                break
+            if not chunk:
+                break
+            out += chunk
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(timeout=60)
+        os.close(leader)
+    assert proc.returncode == 130
+    lines = out.decode(errors="replace").replace("\r\n", "\n").split("\n")
+    message = [line for line in lines if "stopped by SIGINT" in line]
+    assert len(message) == 1, lines[-5:]
+    shown = re.split(r"[\r\x08]", message[0])[-1]  # what stays on screen after the bar's redraws
+    assert shown.startswith("gan_2014.py: stopped by SIGINT after iteration"), repr(message[0])
