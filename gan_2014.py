@@ -1514,6 +1514,8 @@ def train_main(argv, context):
 
     images = settings["images"]
     claim_images(images, settings["run_id"], args.overwrite, check_only=True)
+    for folder, option in ((run_dir, "--run-dir"), (images, "--images")):
+        check_writable_dir(folder, option)  # both, before either is made
     if not args.resume:  # every check passed: now the folders, held for this run
         ensure_writable_dir(run_dir, "--run-dir")
         locks.append(lock_folder(run_dir))
@@ -1554,6 +1556,16 @@ def train_main(argv, context):
               progress=sys.stdout.isatty() and settings["log_every"] is None)
     print(f"gan_2014: done in {time.perf_counter() - t:.0f} s; grids in {images}/, "
           f"history, checkpoint and weights in {run_dir}/", flush=True)
+
+
+def check_writable_dir(path, option):
+    """Refuse a folder that cannot be made or written, before anything is created."""
+    probe = os.path.abspath(path)
+    while not os.path.lexists(probe):
+        probe = os.path.dirname(probe)
+    if not os.path.isdir(probe) or not os.access(probe, os.W_OK | os.X_OK):
+        why = "is not a folder" if not os.path.isdir(probe) else "is not writable"
+        raise UsageError(f"{option} {path}: cannot write there ({probe} {why}); choose another {option}")
 
 
 def ensure_writable_dir(path, option):
@@ -1721,7 +1733,7 @@ def main(argv=None):
     except Stopped as e:
         path = os.path.join(context.get("run_dir", RUN_DIR), CHECKPOINT)
         if e.code == 1:
-            message = f"{e}; the last good checkpoint, iteration {e.saved_at}, is in {path}"
+            message = f"{e}" + last_checkpoint_note(context)
         else:
             message = (f"{e} after iteration {e.iteration}; checkpoint saved in {path}; "
                        "continue with --resume (and the same --run-dir)")

@@ -1,6 +1,7 @@
 """What several test files use: tiny MNIST-shaped data, running the script as a
 user would, and checking a PNG."""
 import os
+import stat
 import subprocess
 import sys
 
@@ -41,11 +42,17 @@ def is_png(path):
 
 
 def tree(folder):
-    """Every file under `folder` with its bytes: to prove that nothing was touched."""
+    """Every entry under `folder` with its bytes (a file) or its kind (a folder, a
+    pipe...): to prove that nothing was touched, added or removed."""
     out = {}
-    for dirpath, _, names in os.walk(folder):
+    for dirpath, dirs, names in os.walk(folder):
+        for name in dirs:
+            out[os.path.relpath(os.path.join(dirpath, name), folder)] = "<folder>"
         for name in names:
             path = os.path.join(dirpath, name)
-            with open(path, "rb") as f:
-                out[os.path.relpath(path, folder)] = f.read()
+            if os.path.isfile(path) and not os.path.islink(path):
+                with open(path, "rb") as f:
+                    out[os.path.relpath(path, folder)] = f.read()
+            else:
+                out[os.path.relpath(path, folder)] = f"<{stat.S_IFMT(os.lstat(path).st_mode):o}>"
     return out

@@ -3,18 +3,23 @@ names the problem and the fix, exit status 2, no traceback, and every file
 already in the folder byte-identical afterwards."""
 import json
 import os
+import subprocess
+import sys
 import zipfile
 
 import numpy as np
 import pytest
 
 import gan_2014
-from helpers import make_tiny_mnist, run_script, tree
+from helpers import ROOT, make_tiny_mnist, run_script, tree
 
 BIG = str(2 ** 70)
 
 
 def fail(capsys, argv):
+    """Run the command line on bad input: exit 2, one line, no traceback, and the
+    folder (the test's working folder) exactly as it was. Returns the line."""
+    before = tree(os.getcwd())
     with pytest.raises(SystemExit) as exit_info:
         gan_2014.main(argv)
     err = capsys.readouterr().err
@@ -22,6 +27,7 @@ def fail(capsys, argv):
     lines = err.strip().splitlines()
     assert len(lines) == 1, err
     assert "Traceback" not in err
+    assert tree(os.getcwd()) == before
     return lines[0]
 
 
@@ -140,20 +146,15 @@ def test_non_positive_or_non_numeric_option_is_refused(capsys, workdir, option, 
 @pytest.mark.parametrize("argv, setup, words", DATA_CASES, ids=[c[2][:30] for c in DATA_CASES])
 def test_bad_data_file_is_named_and_nothing_is_written(capsys, workdir, argv, setup, words):
     value = setup(workdir) if setup else None
-    before = tree(workdir) if not os.path.exists(workdir / "pipe.npz") else None
-    line = fail(capsys, [a.replace("{}", value) if value else a for a in argv])
+    line = fail(capsys, [a.replace("{}", value) if value else a for a in argv])  # the folder as it was
     assert words in line and "--data" in line
     assert not os.path.exists(workdir / "images") and not os.path.exists(workdir / "run")
-    if before is not None:
-        assert tree(workdir) == before
 
 
 @pytest.mark.parametrize("argv, words", OPTION_CASES, ids=[" ".join(c[0])[:40] for c in OPTION_CASES])
 def test_bad_option_is_refused_in_one_line(capsys, workdir, argv, words):
     os.makedirs(workdir / "run")
-    before = tree(workdir)
-    assert words in fail(capsys, argv)
-    assert tree(workdir) == before
+    assert words in fail(capsys, argv)  # and the folder as it was
 
 
 def test_failed_download_names_the_data_option(capsys, workdir, monkeypatch):
@@ -312,3 +313,37 @@ def test_resume_refuses_options_that_contradict_the_run(capsys, tmp_path, monkey
     before = tree(tmp_path / "copy")
     assert words in fail(capsys, ["--resume", *argv])
     assert tree(tmp_path / "copy") == before
+
+
+BEFORE_TENSORFLOW = [
+    ["--epochs", "0"],
+    ["--data", "missing.npz"],
+    ["--data", "text.npz"],
+    ["--data", "tiny.npz", "--batch-size", "201"],
+    ["--data", "tiny.npz", "--latent-dim", str(10 ** 9)],
+    ["--resume"],
+    ["sample", "--weights", "nowhere"],
+    ["sample", "--weights", "text.npz"],
+    ["sample", "--weights", "tiny.npz", "--out", "s.jpg"],
+    ["evaluate", "--weights", "nowhere", "--data", "tiny.npz"],
+    ["evaluate", "--weights", "text.npz", "--samples", "1"],
+]
+
+
+def test_bad_input_is_refused_before_tensorflow_loads(tmp_path):
+    """Each refusal above comes before `import tensorflow`: a fraction of a second, and no notices."""
+    make_tiny_mnist(tmp_path / "tiny.npz")
+    (tmp_path / "text.npz").write_text("hello")
+    code = ("import sys; sys.path.insert(0, %r); import gan_2014\n"
+            "for argv in %r:\n"
+            "    try:\n"
+            "        gan_2014.main(argv)\n"
+            "    except SystemExit as e:\n"
+            "        assert e.code == 2, (argv, e.code)\n"
+            "    else:\n"
+            "        raise AssertionError(argv)\n"
+            "    assert 'tensorflow' not in sys.modules, argv\n"
+            "print('ok')\n" % (ROOT, BEFORE_TENSORFLOW))
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and result.stdout == "ok\n", result.stderr
+    assert len(result.stderr.splitlines()) == len(BEFORE_TENSORFLOW)  # one line each

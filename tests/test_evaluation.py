@@ -43,13 +43,41 @@ def test_parzen_chunking_does_not_change_the_result():
                        gan_2014.parzen_log_likelihood(x, mu, [0.2, 0.4], chunk=1000), rtol=1e-6)
 
 
-def test_parzen_chooses_the_sigma_that_fits_the_validation_digits_best():
+def test_parzen_chooses_sigma_on_the_validation_digits_and_scores_the_test_digits():
     rng = np.random.default_rng(1)
     samples = (rng.random((200, D)) < 0.2).astype(np.float32)
     noisy = lambda s: np.clip(samples[:50] + rng.normal(0, s, (50, D)), 0, 1).astype(np.float32)
-    assert gan_2014.parzen_evaluate(samples, samples[:50], samples[:50])[2] == pytest.approx(0.1)
-    ll, se, sigma = gan_2014.parzen_evaluate(samples, noisy(0.3), noisy(0.3))
-    assert 0.2 < sigma < 0.5 and se > 0
+    valid, test = samples[:50], noisy(0.3)  # the samples themselves want the smallest sigma; noisy digits a wider one
+    best = lambda x: float(gan_2014.PARZEN_SIGMAS[np.argmax(gan_2014.parzen_log_likelihood(x, samples, gan_2014.PARZEN_SIGMAS).mean(1))])
+    assert best(valid) == pytest.approx(0.1) and best(test) > 0.2  # the two sets prefer different sigmas
+    ll, se, sigma = gan_2014.parzen_evaluate(samples, valid, test)
+    assert sigma == pytest.approx(0.1)
+    per_digit = gan_2014.parzen_log_likelihood(test, samples, 0.1)[0]
+    assert ll == pytest.approx(per_digit.mean(), rel=1e-12)
+    assert se == pytest.approx(per_digit.std() / math.sqrt(50), rel=1e-12)
+
+
+def test_evaluate_chooses_sigma_on_digits_50000_to_50999_of_a_full_mnist(full_size_data, tmp_path, monkeypatch, capsys):
+    """With the authors' held-out digits in the file, evaluate uses them for sigma:
+    digits 50,000-50,999 of x_train, and the whole test set to score."""
+    run = tmp_path / "g.weights.h5"
+    gan_2014.GAN(seed=0, jit_compile=False).generator.save_weights(run)
+    # the classifier figures are not what this test is about: an untrained judge, not 8 epochs on 51,200 digits
+    monkeypatch.setattr(gan_2014, "load_or_train_classifier", lambda *a, **k: (gan_2014.build_classifier(), 0.1))
+    calls = []
+    original = gan_2014.parzen_evaluate
+    def spy(samples, x_valid, x_test):
+        calls.append((x_valid, x_test))
+        return original(samples, x_valid, x_test)
+    monkeypatch.setattr(gan_2014, "parzen_evaluate", spy)
+    gan_2014.main(["evaluate", "--weights", str(run), "--data", full_size_data, "--samples", "20"])
+    assert "sigma chosen from numpy.logspace(-1, 0, 10) on training digits 50,000-50,999 (the authors' choice)" \
+        in capsys.readouterr().out
+    (x_train, _), (x_test, _) = gan_2014.load_mnist(full_size_data)
+    assert len(calls) == 2  # the generator's row and the real digits' row
+    for x_valid, x_scored in calls:
+        np.testing.assert_array_equal(x_valid, x_train[50000:51000].astype(np.float32) / 255.0)
+        np.testing.assert_array_equal(x_scored, x_test.astype(np.float32) / 255.0)
 
 
 def test_frechet_distance_of_gaussians_matches_the_closed_form():

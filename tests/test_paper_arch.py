@@ -1,5 +1,5 @@
 """--arch paper: the authors' released MNIST model (goodfeli/adversarial, the
-final mnist.yaml), a subclass of the seed's GAN."""
+final mnist.yaml), a subclass of Keras-GAN's GAN."""
 import math
 
 import keras
@@ -11,15 +11,15 @@ import gan_2014
 from helpers import make_tiny_mnist
 
 
-@pytest.fixture(scope="module")
-def paper(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("paper")
-    data = make_tiny_mnist(folder / "tiny.npz")
+@pytest.fixture
+def paper(tmp_path):
+    """A new, untrained model for each test (no test sees another's updates)."""
+    data = make_tiny_mnist(tmp_path / "tiny.npz")
     (x, _), _ = gan_2014.load_mnist(data)
     means = x.reshape(len(x), -1).mean(0) / 255.0
     means[:2] = 0.0, 1.0  # a never-lit pixel (MNIST's corners) and an always-lit one, for the clip
     gan = gan_2014.PaperGAN(seed=0, pixel_means=means)
-    return folder, data, x, gan, means
+    return tmp_path, data, x, gan, means
 
 
 def test_paper_networks_have_the_yaml_layers_and_sizes(paper):
@@ -71,17 +71,18 @@ def test_noise_is_uniform_with_unit_variance_as_the_final_yaml(paper):
         # flat, not bell-shaped: each tenth of the range holds a tenth of the draws
         counts = np.histogram(z, bins=10, range=(-root3, root3))[0] / z.size
         assert np.abs(counts - 0.1).max() < 0.005
-    seed_z = gan_2014.GAN.host_noise(gan, np.random.default_rng(0), 20000)  # the seed's: Gaussian
-    assert np.abs(seed_z).max() > 3.5
+    keras_gan_z = gan_2014.GAN.host_noise(gan, np.random.default_rng(0), 20000)  # gan.py's: Gaussian
+    assert np.abs(keras_gan_z).max() > 3.5
 
 
 def test_paper_trains_on_digits_0_to_49999_when_the_data_has_them():
     assert gan_2014.PaperGAN.training_digits(60000)[0] == 50000
     assert "held out" in gan_2014.PaperGAN.training_digits(60000)[1]
     assert gan_2014.PaperGAN.training_digits(51000)[0] == 50000
-    assert gan_2014.PaperGAN.training_digits(50999) == (50999, gan_2014.PaperGAN.training_digits(50999)[1])
+    assert gan_2014.PaperGAN.training_digits(50999) == (
+        50999, "all of them: fewer than the 51,000 the authors' split (train on 0-49,999) needs")
     assert "fewer than" in gan_2014.PaperGAN.training_digits(24345)[1]
-    assert gan_2014.GAN.training_digits(60000) == (60000, "")  # the seed trains on everything
+    assert gan_2014.GAN.training_digits(60000) == (60000, "")  # Keras-GAN's model trains on everything
 
 
 def test_held_out_estimate_uses_only_digits_the_paper_model_never_sees():
@@ -134,22 +135,24 @@ def test_each_pass_visits_every_training_digit_once_in_a_new_order(paper):
     assert not np.array_equal(orders[0], orders[1]) and not np.array_equal(orders[1], orders[2])
 
 
-def test_paper_run_trains_samples_evaluates_and_resumes_identically(paper, capsys):
+def test_paper_run_trains_samples_evaluates_and_resumes_identically(paper, capsys, classifier_cache):
     folder, data, *_ = paper
     common = ["--arch", "paper", "--data", data, "--seed", "3", "--sample-interval", "2"]
     out = lambda name: ["--images", str(folder / name / "images"), "--run-dir", str(folder / name / "run")]
-    gan_2014.main(common + ["--epochs", "4"] + out("whole"))
-    gan_2014.main(common + ["--epochs", "2"] + out("split"))
-    gan_2014.main(["--epochs", "4", "--resume", "--run-dir", str(folder / "split" / "run")])  # nothing else
+    gan_2014.main(common + ["--epochs", "5"] + out("whole"))
+    # 200 digits, batch 100: 2 updates a pass; stopping at 3 resumes in the middle of the second
+    # pass, whose shuffled order must be drawn again exactly
+    gan_2014.main(common + ["--epochs", "3"] + out("split"))
+    gan_2014.main(["--epochs", "5", "--resume", "--run-dir", str(folder / "split" / "run")])  # nothing else
     history = lambda name: (folder / name / "run" / "history.csv").read_text().splitlines()
     strip = lambda lines: [l.split(",")[:6] for l in lines]  # all but the seconds column
-    assert strip(history("whole")) == strip(history("split")) and len(history("whole")) == 5
+    assert strip(history("whole")) == strip(history("split")) and len(history("whole")) == 6
     run = str(folder / "whole" / "run")
     gan_2014.main(["sample", "--weights", run, "--n", "4", "--out", str(folder / "s.npy"), "--seed", "1"])
     s = np.load(folder / "s.npy")
     assert s.shape == (4, 28, 28) and 0 <= s.min() and s.max() <= 1
     gan_2014.main(["evaluate", "--weights", run, "--data", data, "--samples", "60",
-                   "--cache", str(folder / "cache")])
+                   "--cache", classifier_cache])
     assert "generator (60 samples)" in capsys.readouterr().out
 
 
@@ -178,3 +181,60 @@ def test_a_resumed_run_refuses_another_architecture(paper, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert exit_info.value.code == 2 and len(err) == 1 and "--arch paper conflicts with the run's keras-gan" in err[0], err
     assert (seed_run / "run" / "checkpoint.npz").read_bytes() == before
+
+
+def test_the_command_line_trains_the_paper_model_on_digits_0_to_49999_only(full_size_data, tmp_path, monkeypatch,
+                                                                         capsys):
+    seen = []
+    original = gan_2014.PaperGAN.train
+    def spy(self, x_train, **kwargs):
+        seen.append((np.asarray(x_train), self.generator.layers[2].bias.numpy().copy()))
+        return original(self, x_train, **kwargs)
+    monkeypatch.setattr(gan_2014.PaperGAN, "train", spy)
+    gan_2014.main(["--arch", "paper", "--data", full_size_data, "--epochs", "1", "--seed", "0",
+                   "--run-dir", str(tmp_path / "run"), "--images", str(tmp_path / "images")])
+    assert ("trains on 50,000 of the 51,200 training digits" in capsys.readouterr().out)
+    (x, _), _ = gan_2014.load_mnist(full_size_data)
+    (x_train, bias), = seen
+    np.testing.assert_array_equal(x_train, gan_2014.PaperGAN.from_pixels(x[:50000]))
+    # and the output bias starts at the marginals of those digits only, not of the held-out ones
+    p = np.clip(x[:50000].reshape(50000, -1).mean(0) / 255.0, 1e-7, 1 - 1e-7)
+    np.testing.assert_allclose(bias, np.log(p / (1 - p)), rtol=1e-5, atol=1e-5)
+
+
+def test_new_data_of_another_size_is_what_the_update_reads(paper):
+    """The compiled update reads the pass's order from a variable; data of another
+    size makes a new one, and the update must read that one, not the old (after a
+    few sizes, TensorFlow reuses one trace for any size: only a recompile helps)."""
+    _, _, x, gan, _ = paper
+    digits = gan_2014.PaperGAN.from_pixels(x)  # 200
+    for n in (100, 200, 300):
+        data = tf.convert_to_tensor(np.concatenate([digits] * 2)[:n])
+        gan.train_iteration(data, 100)
+    # 400 digits whose last 100 are NaN: a real loss turns NaN once the update visits them
+    larger = tf.convert_to_tensor(np.concatenate([digits, digits[:100], np.full((100, 28, 28, 1), np.nan, np.float32)]))
+    real_losses = [gan.train_iteration(larger, 100)[0][0] for _ in range(5)]  # a whole pass among them
+    assert any(math.isnan(v) for v in real_losses), real_losses  # (a NaN digit then spoils the weights)
+
+
+def test_a_real_update_uses_the_momentum_of_its_pass(paper):
+    """The yaml's ramp, inside a real update: the same update from the same state
+    with every velocity 0 and then 1 differs by exactly the momentum of its pass."""
+    _, _, x, gan, _ = paper
+    x_train = tf.convert_to_tensor(gan_2014.PaperGAN.from_pixels(x))  # 200 digits: 2 updates a pass
+    gan.updates.assign(2 * 125)  # the first update of pass 125 (0-based)
+    state = {k: v.numpy().copy() for k, v in gan.state_variables().items()}
+
+    def velocities_after_an_update(start):
+        for k, v in gan.state_variables().items():
+            v.assign(state[k])
+        for velocity in gan.velocities:
+            velocity.assign(np.full(velocity.shape, start, np.float32))
+        gan.train_iteration(x_train, 100)
+        return [velocity.numpy() for velocity in gan.velocities]
+
+    from_zero, from_one = velocities_after_an_update(0.0), velocities_after_an_update(1.0)
+    momentum = 0.5 + 0.2 * 125 / 249  # MomentumAdjustor: 0.5 to 0.7 from pass 1 to 250
+    for a, b in zip(from_zero, from_one):
+        np.testing.assert_allclose(b - a, momentum, atol=1e-5)
+        assert np.abs(a).max() > 0  # a real gradient step, not a no-op

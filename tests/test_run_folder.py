@@ -72,7 +72,7 @@ def test_a_run_from_before_the_default_model_was_renamed_resumes_as_it_is(workdi
     gan_2014.main(["sample", "--weights", "run", "--n", "4", "--out", "s.npy", "--seed", "0"])
 
 
-def test_sample_and_evaluate_work_on_an_interrupted_run_from_its_checkpoint(workdir, capsys):
+def test_sample_and_evaluate_work_on_an_interrupted_run_from_its_checkpoint(workdir, capsys, classifier_cache):
     gan_2014.main(["--data", "tiny.npz", "--seed", "2", *TINY])
     for name in ("generator.weights.h5", "discriminator.weights.h5"):  # as a run stopped by Ctrl-C has them
         os.remove(workdir / "run" / name)
@@ -82,7 +82,7 @@ def test_sample_and_evaluate_work_on_an_interrupted_run_from_its_checkpoint(work
     expected = gan_2014.generate(gan, 4, 0)
     np.testing.assert_allclose(np.load(workdir / "s.npy"), expected, atol=1e-6)
     gan_2014.main(["evaluate", "--weights", "run", "--data", "tiny.npz", "--samples", "50",
-                   "--cache", str(workdir / "cache")])
+                   "--cache", classifier_cache])
     assert "generator (50 samples)" in capsys.readouterr().out
 
 
@@ -137,10 +137,10 @@ def test_two_trainings_started_on_one_folder_cannot_mix(workdir):
 
 def test_a_lock_left_by_a_dead_process_blocks_nobody(workdir):
     os.makedirs(workdir / "run")
-    (workdir / "run" / ".lock").write_text("999999")  # as a kill -9 leaves it
-    result = run_script("--data", "tiny.npz", *TINY, cwd=workdir)
-    assert result.returncode == 0, result.stderr
+    (workdir / "run" / ".lock").write_text("999999")  # as a kill -9 leaves it: the file, no lock held
+    gan_2014.main(["--data", "tiny.npz", *TINY])
     assert not os.path.exists(workdir / "run" / ".lock")
+    assert [int(r[0]) for r in losses(workdir / "run")] == list(range(1, 7))
 
 
 def test_grids_of_another_run_are_refused_then_replaced_whole_by_overwrite(workdir, capsys):
@@ -245,7 +245,20 @@ def test_a_really_full_disk_ends_in_one_line_and_keeps_the_last_checkpoint(workd
     assert not [n for n in os.listdir(small_disk / "run") if n.startswith(".tmp-")]
 
 
-def test_eval_every_logs_a_held_out_curve_and_keeps_the_best_generator(workdir, capsys):
+def test_eval_every_logs_a_held_out_curve_and_keeps_the_best_generator(workdir, capsys, monkeypatch):
+    """best/ holds the generator that scored best, not the last one: the last
+    estimate is made to lose (the real estimate minus 1,000), and best/ is scored
+    again from its own file."""
+    real_monitor, monitors = gan_2014.heldout_monitor, []
+    def last_estimate_loses(x_sigma, x_scored):
+        monitor, calls = real_monitor(x_sigma, x_scored), []
+        monitors.append(monitor)
+        def scored(gan):
+            calls.append(1)
+            ll, se, sigma = monitor(gan)
+            return (ll - 1000 if len(calls) == 3 else ll), se, sigma
+        return scored
+    monkeypatch.setattr(gan_2014, "heldout_monitor", last_estimate_loses)
     gan_2014.main(["--data", "tiny.npz", *TINY, "--eval-every", "2"])
     out = capsys.readouterr().out
     assert "held-out estimate every 2 on training digits" in out and "which the model also trains on" in out
@@ -253,8 +266,12 @@ def test_eval_every_logs_a_held_out_curve_and_keeps_the_best_generator(workdir, 
         measured = {int(r["iteration"]): float(r["heldout_ll"]) for r in csv.DictReader(f) if r["heldout_ll"]}
     assert sorted(measured) == [2, 4, 6]
     best = json.loads((workdir / "run" / "best" / "best.json").read_text())
+    assert best["iteration"] == max(measured, key=measured.get) != 6 and best["arch"] == "keras-gan"
     assert best["heldout_ll"] == pytest.approx(max(measured.values()), abs=1e-3)
-    assert best["iteration"] == max(measured, key=measured.get) and best["arch"] == "keras-gan"
+    rescored = monitors[0](gan_2014.load_generator(gan_2014.describe_generator(str(workdir / "run" / "best"))))
+    assert rescored[0] == pytest.approx(best["heldout_ll"], abs=1e-3)
+    last = monitors[0](gan_2014.load_generator(gan_2014.describe_generator(str(workdir / "run"))))
+    assert last[0] != pytest.approx(rescored[0], abs=1e-3)  # the last generator scores otherwise
     gan_2014.main(["sample", "--weights", "run/best", "--n", "4", "--out", "b.npy", "--seed", "1"])
     assert np.load(workdir / "b.npy").shape == (4, 28, 28)
 

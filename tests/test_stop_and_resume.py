@@ -12,8 +12,7 @@ import pytest
 import gan_2014
 from helpers import SCRIPT, make_tiny_mnist, run_script
 
-COMMON = ["--epochs", "40", "--batch-size", "16", "--seed", "5", "--checkpoint-interval", "10",
-          "--sample-interval", "10"]
+COMMON = ["--batch-size", "16", "--seed", "5", "--checkpoint-interval", "10", "--sample-interval", "10"]
 
 
 def history(folder):
@@ -21,18 +20,38 @@ def history(folder):
         return [[r[k] for k in gan_2014.HISTORY_FIELDS if k != "seconds"] for r in csv.DictReader(f)]
 
 
+class Uninterrupted:
+    """Runs with COMMON's settings that nothing stopped, by length: the reference a
+    resumed run must match, history and grids. 40 iterations unless a stopped run
+    got further (a busy machine), then as long as needed."""
+
+    def __init__(self, folder):
+        self.folder, self.runs = folder, {}
+        self.data = make_tiny_mnist(folder / "tiny.npz")
+
+    def __call__(self, epochs=40):
+        if epochs not in self.runs:
+            where = self.folder / str(epochs)
+            where.mkdir()
+            result = run_script("--data", self.data, *COMMON, "--epochs", epochs, cwd=where)
+            assert result.returncode == 0, result.stderr
+            self.runs[epochs] = where
+        return self.runs[epochs]
+
+
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("whole")
-    data = make_tiny_mnist(folder / "tiny.npz")
-    result = run_script("--data", data, *COMMON, cwd=folder)
-    assert result.returncode == 0, result.stderr
-    return data, history(folder)
+    return Uninterrupted(tmp_path_factory.mktemp("whole"))
 
 
 def start(folder, data, *extra):
-    return subprocess.Popen([sys.executable, SCRIPT, "--data", data, *COMMON, "--log-every", "1", *extra],
-                            cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    """A training that would run far longer than any test waits: only a signal ends
+    it. Without the tests' XLA cache, which a process killed while writing an entry
+    would leave damaged for the processes after it."""
+    env = {k: v for k, v in os.environ.items() if k != "TF_XLA_FLAGS"}
+    return subprocess.Popen([sys.executable, SCRIPT, "--data", data, *COMMON, "--epochs", "100000",
+                             "--log-every", "1", *extra],
+                            cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
 
 
 def wait_for_iteration(proc, n):
@@ -42,38 +61,50 @@ def wait_for_iteration(proc, n):
     raise AssertionError("training ended before iteration %d: %s" % (n, proc.stderr.read()))
 
 
+def checkpoint_iteration(folder):
+    with np.load(folder / "run" / "checkpoint.npz") as ckpt:
+        return json.loads(str(ckpt["meta"]))["iteration"]
+
+
+def resume_and_compare(folder, uninterrupted, saved):
+    """Resume to a whole number of grids past the checkpoint; the history and every
+    grid (the run's fixed noise, through the checkpoint) must be the uninterrupted run's."""
+    epochs = max(40, (saved // 10 + 2) * 10)
+    resumed = run_script("--data", uninterrupted.data, *COMMON, "--epochs", epochs, "--resume", cwd=folder)
+    assert resumed.returncode == 0, resumed.stderr
+    whole = uninterrupted(epochs)
+    assert history(folder) == history(whole)
+    grids = sorted(gan_2014.grid_files(folder / "images"))
+    assert grids == sorted(gan_2014.grid_files(whole / "images"))
+    assert grids == sorted([f"{i}.png" for i in range(0, epochs + 1, 10)] + ["progress.gif"])
+    for name in grids:
+        assert (folder / "images" / name).read_bytes() == (whole / "images" / name).read_bytes(), name
+
+
 def test_sigkill_loses_at_most_a_checkpoint_interval_and_resume_finishes_identically(tmp_path, uninterrupted):
-    data, whole = uninterrupted
-    proc = start(tmp_path, data)
+    proc = start(tmp_path, uninterrupted.data)
     wait_for_iteration(proc, 25)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    with np.load(tmp_path / "run" / "checkpoint.npz") as ckpt:  # the last good checkpoint is whole
-        assert 20 <= json.loads(str(ckpt["meta"]))["iteration"] <= 30
-    resumed = run_script("--data", data, *COMMON, "--resume", cwd=tmp_path)
-    assert resumed.returncode == 0, resumed.stderr
-    assert history(tmp_path) == whole
-    assert sorted(gan_2014.grid_files(tmp_path / "images")) == ["0.png", "10.png", "20.png", "30.png", "40.png",
-                                                                "progress.gif"]
+    saved = checkpoint_iteration(tmp_path)  # the last good checkpoint is whole
+    assert saved >= 20 and saved % 10 == 0  # iteration 25 was done: at most one interval lost
+    resume_and_compare(tmp_path, uninterrupted, saved)
 
 
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_signal_finishes_the_iteration_checkpoints_and_says_how_to_resume(tmp_path, uninterrupted, sig, code):
-    data, whole = uninterrupted
-    proc = start(tmp_path, data)
+    proc = start(tmp_path, uninterrupted.data)
     wait_for_iteration(proc, 3)
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == code, err
-    assert "--resume" in err and "Traceback" not in err
-    with np.load(tmp_path / "run" / "checkpoint.npz") as ckpt:
-        saved = json.loads(str(ckpt["meta"]))["iteration"]
+    assert "--resume" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    saved = checkpoint_iteration(tmp_path)
     rows = history(tmp_path)
-    assert 3 <= saved < 40 and int(rows[-1][0]) == saved
+    assert saved >= 3 and int(rows[-1][0]) == saved
+    assert f"stopped by {signal.Signals(sig).name} after iteration {saved}" in err
     if sig == signal.SIGTERM:  # and the run goes on from there as if never stopped
-        resumed = run_script("--data", data, *COMMON, "--resume", cwd=tmp_path)
-        assert resumed.returncode == 0, resumed.stderr
-        assert history(tmp_path) == whole
+        resume_and_compare(tmp_path, uninterrupted, saved)
 
 
 def resumed_after_five(tmp_path, tiny_data, tamper):
@@ -129,7 +160,7 @@ def test_resume_without_a_run_is_refused(tmp_path, tiny_data):
 
 
 def test_truncated_or_mismatched_checkpoint_is_refused_and_left_alone(tmp_path, uninterrupted, capsys, monkeypatch):
-    data, _ = uninterrupted
+    data = uninterrupted.data
     monkeypatch.chdir(tmp_path)
     gan_2014.main(["--data", data, "--epochs", "2", "--batch-size", "16", "--seed", "1"])
     capsys.readouterr()
@@ -146,3 +177,49 @@ def test_truncated_or_mismatched_checkpoint_is_refused_and_left_alone(tmp_path, 
         err = capsys.readouterr().err.strip().splitlines()
         assert exit_info.value.code == 2 and len(err) == 1 and words in err[0], err
         assert ckpt.read_bytes() == before
+
+
+def run_with_tampered_iterations(tmp_path, monkeypatch, capsys, tamper, *argv):
+    """Train through the command line (in this process) with each iteration
+    passed through tamper(call number, run the real iteration); returns
+    (exit status, stderr lines)."""
+    monkeypatch.chdir(tmp_path)
+    make_tiny_mnist(tmp_path / "tiny.npz")
+    original, calls = gan_2014.GAN.train_iteration, []
+    def tampered(self, *args):
+        calls.append(1)
+        return tamper(len(calls), lambda: original(self, *args))
+    monkeypatch.setattr(gan_2014.GAN, "train_iteration", tampered)
+    with pytest.raises(SystemExit) as exit_info:
+        gan_2014.main(["--data", "tiny.npz", "--epochs", "20", "--batch-size", "16", "--seed", "1",
+                       "--checkpoint-interval", "5", *argv])
+    return exit_info.value.code, capsys.readouterr().err.strip().splitlines()
+
+
+@pytest.mark.parametrize("diverges_at, note", [
+    (7, "; the last checkpoint, iteration 5, is whole in run/checkpoint.npz"),
+    (3, "; no checkpoint was written yet")])
+def test_a_diverged_run_ends_in_one_line_with_exit_1_naming_the_last_checkpoint(
+        tmp_path, monkeypatch, capsys, diverges_at, note):
+    def nan_loss(call, iterate):
+        d_real, d_fake, g_loss = iterate()
+        return d_real, d_fake, float("nan") if call == diverges_at else g_loss
+    code, err = run_with_tampered_iterations(tmp_path, monkeypatch, capsys, nan_loss)
+    assert code == 1 and len(err) == 1, err
+    assert err[0].startswith(f"gan_2014.py: training diverged at iteration {diverges_at} (")
+    assert err[0].endswith(note), err[0]
+
+
+def test_a_second_ctrl_c_leaves_at_once_and_the_last_checkpoint_stays_whole(tmp_path, monkeypatch, capsys):
+    def interrupted_twice(call, iterate):
+        if call == 7:
+            os.kill(os.getpid(), signal.SIGINT)  # the first: finish this iteration, then stop...
+            os.kill(os.getpid(), signal.SIGINT)  # ...the second, before it finished: leave now
+        return iterate()
+    code, err = run_with_tampered_iterations(tmp_path, monkeypatch, capsys, interrupted_twice)
+    assert code == 130 and len(err) == 1, err
+    assert err[0] == ("gan_2014.py: interrupted; files already written are whole; "
+                      "the last checkpoint, iteration 5, is whole in run/checkpoint.npz")
+    assert checkpoint_iteration(tmp_path) == 5
+    gan_2014.main(["--resume", "--epochs", "8"])  # the run goes on from its checkpoint
+    assert [int(r[0]) for r in history(tmp_path)] == list(range(1, 9))

@@ -1,13 +1,20 @@
-"""Section 1.4 of the seed (the paper's Proposition 1 and Theorem 1) as a test,
-with p_data and p_g two 1-D Gaussians.
+"""Section 1.4 of the article (the paper's Proposition 1 and Theorem 1), and the
+loop's losses as the terms of the value function it is about.
 
-For a fixed G the best discriminator is D*(x) = p_data(x) / (p_data(x) + p_g(x)),
-and there V(D*, G) = -log 4 + 2 JSD(p_data || p_g), whose minimum -log 4 is
-reached only at p_g = p_data, where D* = 1/2."""
+The first three tests check the derivation itself, with p_data and p_g two 1-D
+Gaussians and no project code: for a fixed G the best discriminator is
+D*(x) = p_data(x) / (p_data(x) + p_g(x)), and there V(D*, G) = -log 4 + 2 JSD,
+whose minimum -log 4 is reached only at p_g = p_data, where D* = 1/2. The last
+two tie it to the project: on real iterations of the loop, the discriminator's
+two losses are -V(D, G) estimated on the minibatch, and the generator's is the
+non-saturating -log D(G(z))."""
 import math
 
 import numpy as np
-import keras
+import pytest
+import tensorflow as tf
+
+import gan_2014
 
 X = np.linspace(-10, 10, 40001)  # both densities are below 1e-20 at the ends
 
@@ -60,27 +67,51 @@ def test_when_pg_equals_pdata_the_optimal_discriminator_is_one_half_and_v_is_min
     assert jsd(P_DATA, P_DATA) == 0.0
 
 
-def test_discriminator_trained_to_convergence_approaches_d_star():
-    """A small sigmoid MLP, trained on 40,000 draws of each distribution with the
-    GAN's binary cross-entropy, comes within 0.03 of D* wherever the mixture
-    (p_data + p_g) / 2 is at least 5% of its peak (in the far tails there are too
-    few draws to pin D down), and its value V is within 0.005 below V(D*, G)."""
-    keras.utils.set_random_seed(0)
-    rng = np.random.default_rng(0)
-    n = 40000
-    x = np.concatenate([rng.normal(0.0, 1.0, n), rng.normal(1.5, 0.6, n)]).astype(np.float32)[:, None]
-    y = np.concatenate([np.ones(n), np.zeros(n)]).astype(np.float32)[:, None]
-    d = keras.Sequential([keras.Input((1,)), keras.layers.Dense(32, activation="tanh"),
-                          keras.layers.Dense(32, activation="tanh"),
-                          keras.layers.Dense(1, activation="sigmoid")], name="discriminator_1d")
-    d.compile(optimizer=keras.optimizers.Adam(0.01), loss="binary_crossentropy")
-    d.fit(x, y, batch_size=2000, epochs=40, shuffle=True, verbose=0)
-    d.optimizer.learning_rate.assign(0.001)
-    d.fit(x, y, batch_size=2000, epochs=20, shuffle=True, verbose=0)
-    d_star = P_DATA / (P_DATA + P_G)
-    mixture = 0.5 * (P_DATA + P_G)
-    where = mixture >= 0.05 * mixture.max()
-    trained = d.predict(X[where][:, None].astype(np.float32), batch_size=8192, verbose=0)[:, 0]
-    assert np.max(np.abs(trained - d_star[where])) < 0.03
-    full = np.clip(d.predict(X[:, None].astype(np.float32), batch_size=8192, verbose=0)[:, 0], 1e-7, 1 - 1e-7)
-    assert 0 <= value_at_d_star(P_DATA, P_G) - value(full, P_DATA, P_G) < 0.005
+def record_the_loops_steps(tiny_data, iterations=3):
+    """Real iterations of GAN.train_iteration; for each train_on_batch call, its
+    loss and the discriminator's outputs on that call's inputs just before it."""
+    (x, _), _ = gan_2014.load_mnist(tiny_data)
+    gan = gan_2014.GAN(seed=4)
+    steps = []
+
+    def spy(model, label, forward):
+        original = model.train_on_batch
+        def wrapped(inputs, labels):
+            d_out = forward(inputs).numpy().astype(np.float64)[:, 0]
+            loss = original(inputs, labels)
+            steps.append((label, np.asarray(inputs), np.asarray(labels)[:, 0], d_out, loss))
+            return loss
+        model.train_on_batch = wrapped
+
+    spy(gan.discriminator, "D", lambda imgs: gan.discriminator(imgs))
+    # the generator's step runs it in training mode (BatchNorm on the batch's statistics)
+    spy(gan.combined, "G", lambda z: gan.discriminator(gan.generator(z, training=True)))
+    x_train = tf.convert_to_tensor(gan_2014.GAN.from_pixels(x))
+    for _ in range(iterations):
+        gan.train_iteration(x_train, 16)
+    return steps, np.asarray(x_train)
+
+
+def test_the_discriminator_steps_minimise_minus_v_on_the_minibatch(tiny_data):
+    """D's real step is -mean log D(x), its fake step -mean log(1 - D(G(z))): their
+    sum is -V(D, G) on the batch, so minimising it is maximising V as section 1.4 assumes."""
+    steps, x_train = record_the_loops_steps(tiny_data)
+    d_steps = [s for s in steps if s[0] == "D"]
+    assert len(d_steps) == 6
+    digits = {row.tobytes() for row in x_train}
+    for i, (_, inputs, labels, d_out, loss) in enumerate(d_steps):
+        real = i % 2 == 0  # each iteration: real digits first, then the generator's
+        assert all((row.tobytes() in digits) == real for row in inputs)
+        assert (labels == (1 if real else 0)).all()
+        expected = -np.mean(np.log(d_out)) if real else -np.mean(np.log1p(-d_out))
+        assert loss[0] == pytest.approx(expected, rel=1e-4)
+
+
+def test_the_generator_step_is_the_non_saturating_loss(tiny_data):
+    """G's step maximises log D(G(z)) (section 3), not minimise log(1 - D(G(z)))."""
+    steps = [s for s in record_the_loops_steps(tiny_data)[0] if s[0] == "G"]
+    assert len(steps) == 3
+    for _, _, labels, d_out, loss in steps:
+        assert (labels == 1).all()
+        assert loss == pytest.approx(-np.mean(np.log(d_out)), rel=1e-4)
+        assert loss != pytest.approx(np.mean(np.log1p(-d_out)), rel=1e-2)  # the saturating form differs
