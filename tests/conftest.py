@@ -1,21 +1,7 @@
 """Fixtures: tiny MNIST-shaped data made in a temp dir, and the real digits
 when ../shared/data/mnist-24k.npz is there. Helpers live in helpers.py."""
 import os
-import shutil
 import sys
-import tempfile
-
-# Every test process compiles the same few XLA programs; a persistent cache
-# (TensorFlow's own, set before it loads, inherited by the script's
-# subprocesses) saves seconds each time without changing what runs.
-# One cache per pytest-xdist worker, so that two processes never write one file,
-# and per test session, so that an entry a killed process left half-written
-# (TensorFlow writes them in place) never reaches another session.
-XLA_CACHE = os.path.join(tempfile.gettempdir(), "gan_2014-test-xla-cache",
-                         os.environ.get("PYTEST_XDIST_TESTRUNUID", str(os.getpid())),
-                         os.environ.get("PYTEST_XDIST_WORKER", "main"))
-os.environ.setdefault("TF_XLA_FLAGS", f"--tf_xla_persistent_cache_directory={XLA_CACHE}"
-                      " --tf_xla_persistent_cache_device_types=CPU,GPU")
 
 import pytest
 
@@ -50,6 +36,3 @@ def classifier_cache(tmp_path_factory):
     the same in every test that evaluates, so the classifier is trained once."""
     return str(tmp_path_factory.mktemp("classifier-cache"))
 
-
-def pytest_sessionfinish(session):
-    shutil.rmtree(XLA_CACHE, ignore_errors=True)  # this process's cache: no other session reads it

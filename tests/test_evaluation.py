@@ -139,7 +139,7 @@ def test_evaluate_prints_the_table_and_caches_the_classifier(trained, capsys):
     first = capsys.readouterr().out
     # before the classifier trains: what, why, how long, where it is cached; then its progress
     said = first.index("training a small MNIST classifier for the classifier figures")
-    assert "min on 2 CPU cores" in first[said:].splitlines()[0]
+    assert "(8 epochs on 200 digits, under a minute on 2 CPU cores)" in first[said:].splitlines()[0]
     assert f"cached in {folder / 'cache'}" in first[said:].splitlines()[0]
     assert "Epoch 1/8" in first[said:first.index("Parzen window")]
     for words in ("Parzen LL ± SE", "generator (100 samples)", "real training digits (first 100)",

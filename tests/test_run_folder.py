@@ -23,6 +23,26 @@ def workdir(tmp_path, monkeypatch):
     return tmp_path
 
 
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """A finished TINY run (seed 2), trained once: tests copy it, never change it."""
+    folder = tmp_path_factory.mktemp("tiny_run")
+    make_tiny_mnist(folder / "tiny.npz")
+    gan_2014.main(["--data", str(folder / "tiny.npz"), "--seed", "2", *TINY,
+                   "--run-dir", str(folder / "run"), "--images", str(folder / "images")])
+    return folder
+
+
+def copy_run(template, workdir):
+    """The template's run/ and images/ in workdir, as if trained there (run.json's paths moved)."""
+    import shutil
+    for name in ("run", "images"):
+        shutil.copytree(template / name, workdir / name)
+    settings = json.loads((workdir / "run" / "run.json").read_text())
+    settings.update(data=str(workdir / "tiny.npz"), images=str(workdir / "images"))
+    (workdir / "run" / "run.json").write_text(json.dumps(settings, indent=1))
+
+
 def one_line_error(capsys, argv, code=2):
     with pytest.raises(SystemExit) as exit_info:
         gan_2014.main(argv)
@@ -54,9 +74,9 @@ def test_run_json_records_the_settings_and_resume_needs_no_option(workdir, capsy
     assert sorted(gan_2014.grid_files(workdir / "images")) == ["0.png", "4.png", "6.png", "progress.gif"]
 
 
-def test_a_run_from_before_the_default_model_was_renamed_resumes_as_it_is(workdir, capsys):
+def test_a_run_from_before_the_default_model_was_renamed_resumes_as_it_is(workdir, tiny_run, capsys):
     """Run folders and checkpoints written when `keras-gan` was called `seed` keep working."""
-    gan_2014.main(["--data", "tiny.npz", "--seed", "3", *TINY, "--epochs", "3"])
+    copy_run(tiny_run, workdir)
     settings_path, ckpt = workdir / "run" / "run.json", workdir / "run" / "checkpoint.npz"
     settings = json.loads(settings_path.read_text())
     settings_path.write_text(json.dumps(dict(settings, arch="seed")))
@@ -65,15 +85,16 @@ def test_a_run_from_before_the_default_model_was_renamed_resumes_as_it_is(workdi
     arrays["meta"] = np.array(json.dumps(dict(json.loads(str(arrays["meta"])), arch="seed")))
     np.savez(ckpt, **arrays)
     capsys.readouterr()
-    gan_2014.main(["--resume", "--arch", "seed", "--epochs", "6"])
+    gan_2014.main(["--resume", "--arch", "seed", "--epochs", "8"])
     assert "arch keras-gan" in capsys.readouterr().out
     assert json.loads(settings_path.read_text())["arch"] == "keras-gan"
-    assert gan_2014.read_checkpoint(str(ckpt), meta_only=True)[0]["iteration"] == 6
+    assert gan_2014.read_checkpoint(str(ckpt), meta_only=True)[0]["iteration"] == 8
     gan_2014.main(["sample", "--weights", "run", "--n", "4", "--out", "s.npy", "--seed", "0"])
 
 
-def test_sample_and_evaluate_work_on_an_interrupted_run_from_its_checkpoint(workdir, capsys, classifier_cache):
-    gan_2014.main(["--data", "tiny.npz", "--seed", "2", *TINY])
+def test_sample_and_evaluate_work_on_an_interrupted_run_from_its_checkpoint(workdir, tiny_run, capsys,
+                                                                           classifier_cache):
+    copy_run(tiny_run, workdir)
     for name in ("generator.weights.h5", "discriminator.weights.h5"):  # as a run stopped by Ctrl-C has them
         os.remove(workdir / "run" / name)
     gan_2014.main(["sample", "--weights", "run", "--n", "4", "--out", "s.npy", "--seed", "0"])
@@ -164,8 +185,8 @@ def test_overwrite_replaces_the_old_runs_files_in_the_run_folder(workdir, capsys
     assert [int(r[0]) for r in losses(workdir / "run")] == [1, 2]
 
 
-def test_a_run_killed_before_its_first_checkpoint_keeps_its_history(workdir, capsys):
-    gan_2014.main(["--data", "tiny.npz", *TINY])
+def test_a_run_killed_before_its_first_checkpoint_keeps_its_history(workdir, tiny_run, capsys):
+    copy_run(tiny_run, workdir)
     os.remove(workdir / "run" / "checkpoint.npz")  # as a kill before the first checkpoint leaves it
     before = tree(workdir / "run")
     line = one_line_error(capsys, ["--data", "tiny.npz", *TINY])
@@ -175,8 +196,8 @@ def test_a_run_killed_before_its_first_checkpoint_keeps_its_history(workdir, cap
     assert [int(r[0]) for r in losses(workdir / "run")] == list(range(1, 7))
 
 
-def test_temporary_files_a_kill_left_are_removed_by_the_next_start(workdir, capsys):
-    gan_2014.main(["--data", "tiny.npz", *TINY])
+def test_temporary_files_a_kill_left_are_removed_by_the_next_start(workdir, tiny_run, capsys):
+    copy_run(tiny_run, workdir)
     for folder in ("run", "images"):
         (workdir / folder / ".tmp-checkpoint.npz-abc123.npz").write_bytes(b"half a file")
     (workdir / "run" / "notes.txt").write_text("the user's own file")
@@ -185,8 +206,8 @@ def test_temporary_files_a_kill_left_are_removed_by_the_next_start(workdir, caps
     assert (workdir / "run" / "notes.txt").read_text() == "the user's own file"
 
 
-def test_damaged_history_and_stray_grids_do_not_stop_a_run(workdir, capsys):
-    gan_2014.main(["--data", "tiny.npz", *TINY])
+def test_damaged_history_and_stray_grids_do_not_stop_a_run(workdir, tiny_run, capsys):
+    copy_run(tiny_run, workdir)
     with open(workdir / "run" / "history.csv", "ab") as f:
         f.write(b"\x00\xff\xfe garbage\n" + b"7," * 500000 + b"\n3,not,a,row\n")
     (workdir / "images" / "007.png").write_bytes(b"the user's file, not a grid")
@@ -208,8 +229,8 @@ def test_an_unexpected_error_ends_in_one_line_and_a_crash_log(workdir, capsys, m
     assert not os.path.exists(workdir / "run" / ".lock")
 
 
-def test_a_write_that_fails_ends_in_one_line_and_keeps_the_last_checkpoint(workdir, capsys, monkeypatch):
-    gan_2014.main(["--data", "tiny.npz", *TINY])
+def test_a_write_that_fails_ends_in_one_line_and_keeps_the_last_checkpoint(workdir, tiny_run, capsys, monkeypatch):
+    copy_run(tiny_run, workdir)
     good = (workdir / "run" / "checkpoint.npz").read_bytes()
     def full_disk(*args, **kwargs):
         raise OSError(28, "No space left on device")

@@ -15,6 +15,7 @@ import pytest
 import tensorflow as tf
 
 import gan_2014
+from helpers import make_tiny_mnist
 
 X = np.linspace(-10, 10, 40001)  # both densities are below 1e-20 at the ends
 
@@ -67,9 +68,12 @@ def test_when_pg_equals_pdata_the_optimal_discriminator_is_one_half_and_v_is_min
     assert jsd(P_DATA, P_DATA) == 0.0
 
 
-def record_the_loops_steps(tiny_data, iterations=3):
+@pytest.fixture(scope="module")
+def loop_steps(tmp_path_factory, iterations=3):
     """Real iterations of GAN.train_iteration; for each train_on_batch call, its
-    loss and the discriminator's outputs on that call's inputs just before it."""
+    inputs, labels and loss, and the discriminator's outputs on those inputs just
+    before it. Recorded once; the tests only read the record."""
+    tiny_data = make_tiny_mnist(tmp_path_factory.mktemp("loop") / "tiny.npz")
     (x, _), _ = gan_2014.load_mnist(tiny_data)
     gan = gan_2014.GAN(seed=4)
     steps = []
@@ -92,10 +96,10 @@ def record_the_loops_steps(tiny_data, iterations=3):
     return steps, np.asarray(x_train)
 
 
-def test_the_discriminator_steps_minimise_minus_v_on_the_minibatch(tiny_data):
+def test_the_discriminator_steps_minimise_minus_v_on_the_minibatch(loop_steps):
     """D's real step is -mean log D(x), its fake step -mean log(1 - D(G(z))): their
     sum is -V(D, G) on the batch, so minimising it is maximising V as section 1.4 assumes."""
-    steps, x_train = record_the_loops_steps(tiny_data)
+    steps, x_train = loop_steps
     d_steps = [s for s in steps if s[0] == "D"]
     assert len(d_steps) == 6
     digits = {row.tobytes() for row in x_train}
@@ -107,9 +111,9 @@ def test_the_discriminator_steps_minimise_minus_v_on_the_minibatch(tiny_data):
         assert loss[0] == pytest.approx(expected, rel=1e-4)
 
 
-def test_the_generator_step_is_the_non_saturating_loss(tiny_data):
+def test_the_generator_step_is_the_non_saturating_loss(loop_steps):
     """G's step maximises log D(G(z)) (section 3), not minimise log(1 - D(G(z)))."""
-    steps = [s for s in record_the_loops_steps(tiny_data)[0] if s[0] == "G"]
+    steps = [s for s in loop_steps[0] if s[0] == "G"]
     assert len(steps) == 3
     for _, _, labels, d_out, loss in steps:
         assert (labels == 1).all()
