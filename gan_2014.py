@@ -1123,8 +1123,8 @@ def load_or_train_classifier(x_train, y_train, x_test, y_test, cache_dir, epochs
             model = None  # a damaged cache entry is retrained, not trusted
         if model is not None:
             return model, float(np.mean(np.argmax(model.predict(x01_test, verbose=0), 1) == y_test))
-    # 49-85 s an epoch of 60,000 digits measured on 2 CPU cores that a training shared
-    low, high = (len(x_train) * epochs / 60000 * s / 60 for s in (30, 75))
+    # 49-85 s an epoch of 60,000 digits, measured on 2 CPU cores that a training shared
+    low, high = (len(x_train) * epochs / 60000 * s / 60 for s in (49, 85))
     took = "under a minute" if high < 1 else f"about {max(1, round(low))}-{max(1, round(high))} min"
     print(f"gan_2014: training a small MNIST classifier for the classifier figures ({epochs} epochs on "
           f"{len(x_train):,} digits, {took} on 2 CPU cores); this happens once for this data: "
