@@ -18,7 +18,49 @@ Reading order: settings; Keras-GAN's GAN (networks, one iteration, the training
 loop); the authors' model; files, folders and plots; data; evaluation; the
 command line.
 """
+import _signal  # the C module, loaded with Python: `import signal` alone takes a tenth of a second
+import os
+import sys
+
+PENDING = set()  # temporary files of atomic writes under way: a signal that leaves at once removes them
+STDERR = [2]      # where the user's stderr is now (without_startup_notices moves it while TensorFlow loads)
+SIGNAL_NAMES = {_signal.SIGHUP: "SIGHUP", _signal.SIGINT: "SIGINT", _signal.SIGTERM: "SIGTERM"}
+
+
+def leave_at_once(signum, frame=None, note=""):
+    """A signal outside the training loop (starting, loading, evaluating, sampling):
+    nothing is half-done there that a checkpoint could save, so leave now, in one
+    line, after removing the temporary file of a write under way. Raising
+    KeyboardInterrupt instead can be swallowed ("Exception ignored in ...") or
+    escape as a traceback, depending on where it lands."""
+    for tmp in list(PENDING):
+        try:
+            os.remove(tmp)
+        except OSError:
+            pass
+    name = SIGNAL_NAMES.get(signum, f"signal {signum}")
+    message = f"gan_2014.py: stopped by {name}; files already written are whole{note}\n"
+    try:
+        os.write(STDERR[-1], message.encode(errors="replace"))
+    except OSError:
+        pass
+    os._exit(128 + signum)
+
+
+if __name__ == "__main__":
+    # A closed standard stream (`>&-`) would hand its number to the next file we
+    # open, and prints would land in it: give each closed one /dev/null.
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            os.open(os.devnull, os.O_RDWR)  # the lowest free number: this one
+    for s in SIGNAL_NAMES:  # until main() takes over
+        _signal.signal(s, leave_at_once)
+
+# (imported after the handlers: a signal while these load leaves in one line)
 import argparse
+import signal
 import contextlib
 import csv
 import fcntl
@@ -26,11 +68,8 @@ import hashlib
 import importlib
 import json
 import math
-import os
 import re
-import signal
 import stat
-import sys
 import tempfile
 import time
 import traceback
@@ -72,12 +111,14 @@ def without_startup_notices():
     sys.stderr.flush()
     saved = os.dup(2)
     caught = tempfile.TemporaryFile()
+    STDERR.append(saved)
     try:
         os.dup2(caught.fileno(), 2)
         yield
     finally:
         sys.stderr.flush()
         os.dup2(saved, 2)
+        STDERR.remove(saved)
         os.close(saved)
         caught.seek(0)
         for line in caught.read().decode(errors="replace").splitlines(keepends=True):
@@ -110,6 +151,10 @@ RUN_DIR = "run"           # settings, history, plot, checkpoint, weights
 CHECKPOINT_INTERVAL = 1000
 EVAL_EVERY = 0            # iterations between held-out Parzen estimates (0: none, as gan.py)
 ARCH = "keras-gan"        # "keras-gan": gan.py's model (GAN); "paper": the authors' (PaperGAN below)
+G_LOSS = "non-saturating" # G maximizes log D(G(z)) (paper sec. 3; gan.py's labels 1), or "minimax"
+D_STEPS = 1               # Algorithm 1's k: discriminator updates per generator update (the paper used 1)
+JIT_COMPILE = os.environ.get("GAN_2014_XLA", "1") != "0"  # XLA: ~10 s to compile, then ~2x faster steps;
+                          # GAN_2014_XLA=0 skips it (short runs, the tests of folders and messages)
 LOG_LINE = "%d [D loss: %f, acc.: %.2f%%] [G loss: %f]"  # gan.py's line, verbatim
 # -----------------------------------------------------------------------------
 
@@ -146,6 +191,21 @@ class WriteError(Exception):
 # -----------------------------------------------------------------------------
 # Keras-GAN's GAN (the article's GAN_2014.py, Keras-GAN's gan/gan.py)
 
+G_LOSSES = ("non-saturating", "minimax")
+
+
+def generator_objective(kind, d):
+    """What G minimizes, per sample, given D(G(z)) (the paper's sec. 3).
+    'minimax' is the value function's own term, log(1 - D(G(z))): it saturates
+    when D rejects the samples confidently, early in learning. 'non-saturating'
+    is -log D(G(z)), binary cross-entropy against label 1, gan.py's choice and
+    the paper's advice: the same fixed point, much stronger gradients early.
+    Both clip D as Keras's cross-entropy does."""
+    d = keras.ops.clip(d, 1e-7, 1 - 1e-7)
+    if kind == "minimax":
+        return keras.ops.log(1 - d)
+    return keras.losses.binary_crossentropy(keras.ops.ones_like(d), d)
+
 
 class GAN:
     """Keras-GAN's GAN: an MLP generator, an MLP discriminator, and a combined
@@ -153,18 +213,21 @@ class GAN:
 
     batch_size = BATCH_SIZE
     first_layer = 256  # the generator's first Dense layer: a weights file's shape tells the model by it
-
-    def __init__(self, latent_dim=LATENT_DIM, seed=None, jit_compile=True, pixel_means=None):
+    img_shape = (28, 28, 1)
+    learning_rate = LEARNING_RATE
+    separate_d_steps = True  # D and G are updated one after the other: --d-steps may repeat D's
+    def __init__(self, latent_dim=LATENT_DIM, seed=None, jit_compile=True, pixel_means=None,
+                 g_loss=G_LOSS, d_steps=D_STEPS):
         self.latent_dim = latent_dim
-        self.img_shape = (28, 28, 1)
         self.seed = seed
+        self.g_loss, self.d_steps = g_loss, d_steps
 
         self.discriminator = self.build_discriminator()
         # Each model gets its own Adam: a Keras 3 optimizer is bound to the
         # variables it first updates, so one shared instance fails ("Unknown
         # variable") as soon as the second model trains.
         self.discriminator.compile(loss="binary_crossentropy",
-                                   optimizer=keras.optimizers.Adam(LEARNING_RATE, beta_1=BETA_1),
+                                   optimizer=keras.optimizers.Adam(self.learning_rate, beta_1=BETA_1),
                                    metrics=["accuracy"], jit_compile=jit_compile)
 
         self.generator = self.build_generator()
@@ -175,8 +238,11 @@ class GAN:
         # own steps too; `train_iteration` sets the flag before every step instead.
         z = keras.Input(shape=(latent_dim,))
         self.combined = keras.Model(z, self.discriminator(self.generator(z)), name="combined")
-        self.combined.compile(loss="binary_crossentropy",
-                              optimizer=keras.optimizers.Adam(LEARNING_RATE, beta_1=BETA_1),
+        # Labels 1 with binary cross-entropy is -log D(G(z)), the non-saturating
+        # loss; --g-loss minimax trains on the value function's own log(1 - D(G(z))).
+        self.combined.compile(loss="binary_crossentropy" if g_loss == "non-saturating"
+                              else lambda y, d: keras.ops.mean(generator_objective("minimax", d), axis=-1),
+                              optimizer=keras.optimizers.Adam(self.learning_rate, beta_1=BETA_1),
                               jit_compile=jit_compile)
 
         # Build both optimizers now, so a checkpoint can restore their state
@@ -256,16 +322,18 @@ class GAN:
 
     def train_iteration(self, x_train, batch_size):
         """One of gan.py's "epochs". Returns ([d_loss_real, d_acc_real],
-        [d_loss_fake, d_acc_fake], g_loss)."""
-        imgs, gen_imgs, noise = self._draw(x_train, batch_size)
+        [d_loss_fake, d_acc_fake], g_loss) (D's: its last step's)."""
         valid, fake = self.labels(batch_size)
 
-        # ---- (1) Update D: maximize log D(x) + log(1 - D(G(z))) ----
+        # ---- (1) Update D: maximize log D(x) + log(1 - D(G(z))), k times (Algorithm 1) ----
         self.discriminator.trainable = True
-        d_loss_real = self.discriminator.train_on_batch(imgs, valid)
-        d_loss_fake = self.discriminator.train_on_batch(gen_imgs, fake)
+        for _ in range(self.d_steps):  # each on fresh real and fake minibatches
+            imgs, gen_imgs, noise = self._draw(x_train, batch_size)
+            d_loss_real = self.discriminator.train_on_batch(imgs, valid)
+            d_loss_fake = self.discriminator.train_on_batch(gen_imgs, fake)
 
-        # ---- (2) Update G: maximize log D(G(z)) (the paper's non-saturating loss, sec. 3) ----
+        # ---- (2) Update G: maximize log D(G(z)) (the paper's non-saturating loss, sec. 3),
+        #      or with --g-loss minimax minimize log(1 - D(G(z))) ----
         self.discriminator.trainable = False
         g_loss = self.combined.train_on_batch(noise, valid)
         return d_loss_real, d_loss_fake, g_loss
@@ -274,7 +342,8 @@ class GAN:
 
     def train(self, x_train, epochs=EPOCHS, batch_size=None, sample_interval=SAMPLE_INTERVAL,
               images=IMAGES, run_dir=RUN_DIR, checkpoint_interval=CHECKPOINT_INTERVAL,
-              log_every=None, restored=None, eval_every=EVAL_EVERY, monitor=None, progress=False):
+              log_every=None, restored=None, eval_every=EVAL_EVERY, monitor=None, progress=False,
+              run=None, guard=None, on_checkpoint=None):
         """Train for `epochs` iterations (gan.py's word) on digits already in the
         model's range (`from_pixels`).
 
@@ -282,7 +351,10 @@ class GAN:
         final weights to `run_dir`. With `restored` (what load_checkpoint
         returned), continue from that checkpoint. Every `eval_every` iterations, `monitor(self)` gives a held-out
         Parzen estimate (ll, se, sigma); the best generator so far goes to
-        run_dir/best/. Raises Stopped on a signal or on non-finite numbers."""
+        run_dir/best/. `run` (run.json's settings) goes into each checkpoint, which
+        then belongs to that run alone; `guard()` is called before each iteration's
+        writes (it raises if the folders are no longer this run's); `on_checkpoint(it)`
+        after each checkpoint. Raises Stopped on a signal or on non-finite numbers."""
         batch_size = batch_size or self.batch_size
         x_train = tf.convert_to_tensor(x_train, tf.float32)  # once: on the device for the run
         checkpoint = os.path.join(run_dir, CHECKPOINT)
@@ -304,9 +376,10 @@ class GAN:
         stop = {}
         def request_stop(signum, frame):  # finish the iteration, then checkpoint and leave
             if stop:  # asked twice: leave now; the last checkpoint is whole either way
-                raise KeyboardInterrupt
+                raise Interrupted(signum)
             stop["signal"] = signum
-        previous = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
+        # SIGHUP is a closed terminal: a checkpoint, as for Ctrl-C and SIGTERM
+        previous = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
         saved_at = start
         t0 = time.perf_counter() - elapsed
         try:
@@ -320,13 +393,18 @@ class GAN:
                     if not all(math.isfinite(v) for v in row[:-1]):
                         raise Stopped(f"training diverged at iteration {it} (D loss {d_loss[0]}, "
                                       f"G loss {g_loss})", it, saved_at, 1)
+                    if guard:
+                        guard()
 
                     if eval_every and monitor and (it % eval_every == 0 or it == epochs):
                         ll, se, sigma = monitor(self)
                         row[-1] = round(ll, 3)
                         if best is None or ll > best[1]:
                             best = (it, ll)
-                            self.save_best(os.path.join(run_dir, "best"), it, ll, se, sigma)
+                            if guard:
+                                guard()  # the estimate took seconds
+                            self.save_best(os.path.join(run_dir, "best"), it, ll, se, sigma,
+                                           run_id=run and run["run_id"])
                         print(f"gan_2014: iteration {it}: held-out Parzen LL {ll:.1f} ± {se:.1f} "
                               f"(sigma {sigma:.3f}); best {best[1]:.1f} at iteration {best[0]}", flush=True)
                     write_row(writer, history_path, row)
@@ -352,8 +430,10 @@ class GAN:
                     if it % checkpoint_interval == 0 or it == epochs or stop:
                         flush(history_file, history_path)
                         self.save_checkpoint(checkpoint, it, time.perf_counter() - t0, fixed_noise, best,
-                                             saved_at)
+                                             saved_at, run=run, first_row=history[0][1:6] if history and history[0][0] == 1 else None)
                         saved_at = it
+                        if on_checkpoint:
+                            on_checkpoint(it)
                     if stop:
                         raise Stopped(f"stopped by {signal.Signals(stop['signal']).name}", it, saved_at,
                                       128 + stop["signal"])
@@ -362,6 +442,8 @@ class GAN:
                 signal.signal(s, handler)
             if bar is not None and it < epochs:
                 print(flush=True)  # end the bar's unfinished line: a message that follows starts its own
+        if guard:
+            guard()
         self.save_weights(run_dir)
         make_gif(images, epochs, os.path.join(images, "progress.gif"))
         return history
@@ -399,7 +481,8 @@ class GAN:
         state["rng"] = self.seed_generator.state
         return state
 
-    def save_checkpoint(self, path, iteration, elapsed, fixed_noise, best, saved_at=None):
+    def save_checkpoint(self, path, iteration, elapsed, fixed_noise, best, saved_at=None, run=None,
+                        first_row=None):
         arrays = {k: v.numpy() for k, v in self.state_variables().items()}
         # The losses are computed before an update; the weights are checked here,
         # so a checkpoint called good never holds an update that broke them.
@@ -407,9 +490,14 @@ class GAN:
         if broken is not None:
             raise Stopped(f"training diverged by iteration {iteration} ({broken} is not finite)",
                           iteration, iteration if saved_at is None else saved_at, 1)
+        # `run`: the run this checkpoint belongs to (its id and settings, so a lost
+        # run.json can be rebuilt) and its history's first row: any other run's
+        # checkpoint, history or folder is refused on --resume.
         meta = json.dumps({"arch": ARCH_NAMES[type(self)], "latent_dim": self.latent_dim,
                            "iteration": iteration, "elapsed": elapsed,
-                           "best": None if best is None else list(best)})
+                           "best": None if best is None else list(best),
+                           **({} if run is None else {"run_id": run["run_id"], "settings": run}),
+                           **({} if first_row is None else {"first_row": [float(v) for v in first_row]})})
         atomic_write(path, lambda tmp: np.savez(tmp, meta=np.array(meta), fixed_noise=fixed_noise, **arrays),
                      needs=sum(a.nbytes for a in arrays.values()))
 
@@ -442,11 +530,11 @@ class GAN:
         for model in models or (self.generator, self.discriminator):
             atomic_write(os.path.join(folder, f"{model.name}.weights.h5"), model.save_weights)
 
-    def save_best(self, folder, iteration, ll, se, sigma):
+    def save_best(self, folder, iteration, ll, se, sigma, run_id=None):
         """The generator with the best held-out estimate so far, and what it scored."""
         self.save_weights(folder, [self.generator])
         record = {"arch": ARCH_NAMES[type(self)], "latent_dim": self.latent_dim, "iteration": iteration,
-                  "heldout_ll": ll, "se": se, "sigma": sigma}
+                  "heldout_ll": ll, "se": se, "sigma": sigma, "run_id": run_id}
         atomic_write(os.path.join(folder, "best.json"), lambda tmp: write_text(tmp, json.dumps(record, indent=1)))
 
 
@@ -469,14 +557,18 @@ class PaperGAN(GAN):
 
     batch_size = 100
     first_layer = 1200
+    separate_d_steps = False  # one joint update of both networks: --d-steps must stay 1
     learning_rate, decay, min_lr = 0.1, 1.000004, 1e-6   # ExponentialDecay
     momentum_start, momentum_end, saturate = 0.5, 0.7, 250   # MomentumAdjustor (epochs)
     train_on = 50000      # the yaml's dataset: training digits 0-49,999 (start: 0, stop: 50000)
 
-    def __init__(self, latent_dim=LATENT_DIM, seed=None, jit_compile=True, pixel_means=None):
+    def __init__(self, latent_dim=LATENT_DIM, seed=None, jit_compile=True, pixel_means=None,
+                 g_loss=G_LOSS, d_steps=D_STEPS):
+        if d_steps != 1:
+            raise ValueError("the authors' update has no separate discriminator steps")
         self.latent_dim = latent_dim
-        self.img_shape = (28, 28, 1)
         self.seed = seed
+        self.g_loss, self.d_steps = g_loss, d_steps
         # The output bias starts at the logit of each pixel's mean, as pylearn2's
         # init_sigmoid_bias_from_marginals, so the first samples are the mean digit;
         # its clip to [1e-7, 1 - 1e-7] keeps never-lit pixels finite (logit -16.1).
@@ -580,8 +672,9 @@ class PaperGAN(GAN):
             loss_real = tf.reduce_mean(bce(ones, y_real))
             loss_fake = tf.reduce_mean(bce(zeros, y_fake))
             d_obj = 0.5 * (loss_real + loss_fake)
-            # ---- G: maximize log D(G(z)), through the same samples and dropout masks ----
-            g_obj = tf.reduce_mean(bce(ones, y_fake))
+            # ---- G: maximize log D(G(z)) (or minimize log(1 - D(G(z))) with --g-loss minimax),
+            #      through the same samples and dropout masks ----
+            g_obj = tf.reduce_mean(generator_objective(self.g_loss, y_fake))
         g_vars = self.generator.trainable_variables
         d_vars = self.discriminator.trainable_variables
         grads = tape.gradient(g_obj, g_vars) + tape.gradient(d_obj, d_vars)
@@ -648,11 +741,64 @@ def arch_name(name):
 
 
 # -----------------------------------------------------------------------------
+# Figure 1 of the paper, from a real run: a 1-D GAN with gan.py's loop
+
+
+class ToyGAN(GAN):
+    """The paper's Figure 1 setting: 1-D data, uniform noise, and GAN's own
+    three train_on_batch steps (D on real, D on fake, G through the frozen D);
+    with gan.py's Adam(0.0002, 0.5); only the networks, the noise and the batch are the toy's."""
+
+    img_shape = (1,)
+    batch_size = 256
+    data_mean, data_std = 1.0, 0.25   # p_data = N(1, 0.25^2), away from where the generator starts
+
+    def __init__(self, seed=None, jit_compile=True, g_loss=G_LOSS):
+        super().__init__(latent_dim=1, seed=seed, jit_compile=jit_compile, g_loss=g_loss)
+
+    def build_generator(self):
+        return keras.Sequential([keras.Input(shape=(1,)), layers.Dense(32), layers.LeakyReLU(0.2),
+                                 layers.Dense(32), layers.LeakyReLU(0.2), layers.Dense(1)], name="generator")
+
+    def build_discriminator(self):
+        return keras.Sequential([keras.Input(shape=(1,)), layers.Dense(64), layers.LeakyReLU(0.2),
+                                 layers.Dense(64), layers.LeakyReLU(0.2), layers.Dense(1, activation="sigmoid")],
+                                name="discriminator")
+
+    def noise(self, n):
+        """z uniform on [-1, 1], as the lower line of the paper's Figure 1."""
+        return keras.random.uniform((n, 1), -1.0, 1.0, seed=self.seed_generator)
+
+    def host_noise(self, rng, n):
+        return rng.uniform(-1.0, 1.0, (n, 1)).astype(np.float32)
+
+    def p_data(self, x):
+        return np.exp(-0.5 * ((x - self.data_mean) / self.data_std) ** 2) / (self.data_std * math.sqrt(2 * math.pi))
+
+    def densities(self, x, samples=20000, seed=1):
+        """On the points x: p_data, p_g (a Gaussian kernel density of `samples`
+        generator samples, Silverman's bandwidth), D(x) and the optimal
+        D*(x) = p_data / (p_data + p_g) (the paper's Proposition 1)."""
+        g = self.generator(self.host_noise(np.random.default_rng(seed), samples), training=False).numpy()[:, 0]
+        h = 1.06 * max(g.std(), 1e-3) * samples ** -0.2
+        p_g = np.zeros_like(x)
+        for start in range(0, samples, 2000):  # bounded memory: points x 2000 at a time
+            u = (x[:, None] - g[None, start:start + 2000]) / h
+            p_g += np.exp(-0.5 * u ** 2).sum(1)
+        p_g /= samples * h * math.sqrt(2 * math.pi)
+        p_data = self.p_data(x)
+        d = self.discriminator(x[:, None].astype(np.float32), training=False).numpy()[:, 0]
+        total = p_data + p_g
+        d_star = np.divide(p_data, total, out=np.full_like(x, np.nan), where=total > 1e-12)
+        return p_data, p_g, d, d_star
+
+
+# -----------------------------------------------------------------------------
 # Files, folders and plots: written so that a crash, a kill or a full disk never
 # leaves half a file under the final name, and two runs never share a folder
 
 TMP_PREFIX = ".tmp-"  # atomic_write's temporary files; a later start removes those a kill left
-
+WRITE_GUARDS = []     # called just before each file takes its final name: they raise if it must not
 
 def mb(nbytes):
     return f"{nbytes / 2 ** 20:,.0f} MB" if nbytes < 2 ** 30 else f"{nbytes / 2 ** 30:,.1f} GB"
@@ -675,11 +821,14 @@ def atomic_write(path, write, needs=None):
     os.close(fd)
     umask = os.umask(0)
     os.umask(umask)
+    PENDING.add(tmp)
     try:
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp's files are private; ours are ordinary files
         write(tmp)
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
+        for guard in WRITE_GUARDS:
+            guard()
         os.replace(tmp, path)
     except BaseException as e:
         if os.path.exists(tmp):
@@ -687,6 +836,8 @@ def atomic_write(path, write, needs=None):
         if isinstance(e, OSError):
             raise WriteError(path, e.strerror or str(e).splitlines()[0], needs) from None
         raise
+    finally:
+        PENDING.discard(tmp)
 
 
 def flush(file, path):
@@ -707,12 +858,14 @@ class FolderInUse(Exception):
     pass
 
 
-def lock_folder(folder):
+def lock_folder(folder, fix="move it away and try again"):
     """Hold `folder` for this process: an exclusive lock on folder/.lock, which the
     kernel releases when the process ends, however it ends, so a lock left by a
     dead process never blocks anyone. Returns what unlock_folder needs."""
     path = os.path.join(folder, ".lock")
     while True:
+        if kind_of(path) not in ("missing", "file"):
+            raise UsageError(f"{path}: not a file, where the run keeps its lock file; {fix}")
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as e:
@@ -734,10 +887,23 @@ def lock_folder(folder):
     return path, fd
 
 
+def still_locked(lock):
+    """Whether folder/.lock is still the file this process locked: not when the
+    folder was removed, moved or replaced (another run may hold the path now)."""
+    path, fd = lock
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    mine = os.fstat(fd)
+    return (st.st_ino, st.st_dev) == (mine.st_ino, mine.st_dev)
+
+
 def unlock_folder(lock):
     path, fd = lock
     try:
-        os.remove(path)
+        if still_locked(lock):  # never another run's lock, in a folder that replaced ours
+            os.remove(path)
     finally:
         os.close(fd)
 
@@ -789,6 +955,45 @@ def save_grid(images, path, scale=GRID_SCALE):
     img = Image.fromarray(np.round(np.clip(canvas, 0, 1) * 255).astype(np.uint8), "L")
     img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
     atomic_write(path, lambda tmp: img.save(tmp, format="PNG"))
+
+
+def nearest_digits(samples, digits, chunk=512):
+    """For each sample, the index of the nearest digit (Euclidean distance of
+    [0, 1] pixels) and that distance, in blocks of `chunk` x `chunk`, so 10,000
+    samples against 60,000 digits need a few tens of MB, not gigabytes."""
+    a = samples.reshape(len(samples), -1).astype(np.float64)
+    index = np.zeros(len(a), np.int64)
+    best = np.full(len(a), np.inf)
+    for start in range(0, len(digits), 4 * chunk):
+        b = digits[start:start + 4 * chunk].reshape(-1, a.shape[1]).astype(np.float64) / 255.0
+        b_sq = np.einsum("ij,ij->i", b, b)
+        for s in range(0, len(a), chunk):
+            block = a[s:s + chunk]
+            sq = np.einsum("ij,ij->i", block, block)[:, None] - 2.0 * block @ b.T + b_sq[None, :]
+            j = np.argmin(sq, axis=1)
+            better = sq[np.arange(len(block)), j] < best[s:s + chunk]
+            best[s:s + chunk][better] = sq[np.arange(len(block)), j][better]
+            index[s:s + chunk][better] = start + j[better]
+    nearest = digits[index].astype(np.float32) / 255.0
+    distance = np.sqrt(((a - nearest.reshape(len(a), -1)) ** 2).sum(1))  # exact, for the chosen ones
+    return index, nearest, distance
+
+
+def save_mosaic(images, path, cols, marked=()):
+    """[0, 1] grey digits in rows of `cols`, 2 px apart, scaled up; the cells in
+    `marked` framed in yellow, as the paper's Figure 2 frames training digits."""
+    from PIL import Image
+    n, h, w = images.shape[:3]
+    rows, pad = int(math.ceil(n / cols)), 2
+    canvas = np.ones((rows * (h + pad) + pad, cols * (w + pad) + pad, 3), np.float32)
+    for i in range(n):
+        r, c = divmod(i, cols)
+        y, x = pad + r * (h + pad), pad + c * (w + pad)
+        if i in marked:
+            canvas[y - 1:y + h + 1, x - 1:x + w + 1] = (1.0, 0.85, 0.0)
+        canvas[y:y + h, x:x + w] = np.nan_to_num(images[i].reshape(h, w), nan=0.0)[..., None]
+    img = Image.fromarray(np.round(np.clip(canvas, 0, 1) * 255).astype(np.uint8), "RGB")
+    return img.resize((img.width * GRID_SCALE, img.height * GRID_SCALE), Image.NEAREST)
 
 
 def make_gif(folder, last, path):
@@ -918,6 +1123,18 @@ def read_npz(path, only=None):
     arrays = {}
     try:
         with zipfile.ZipFile(path) as zf:
+            # a member may declare far more than the archive holds (a "zip bomb"): refuse
+            # what could not fit in memory before unpacking any of it
+            wanted = [i for i in zf.infolist() if only is None or i.filename[:-4] in only]
+            for i in wanted:  # deflate unpacks at most ~1,030 bytes per byte; a stored member, 1
+                if i.file_size > (i.compress_size if i.compress_type == zipfile.ZIP_STORED
+                                  else 1100 * i.compress_size + 1024):
+                    raise bad(f"member {i.filename!r} declares {mb(i.file_size)} unpacked from "
+                              f"{i.compress_size:,} bytes, more than zip can give; the archive is damaged")
+            declared, free = sum(i.file_size for i in wanted), available_memory()
+            if declared > free:
+                raise bad(f"its arrays declare {mb(declared)} unpacked, more than the {mb(free)} of free "
+                          "memory; it is not a file of this program")
             for info in zf.infolist():
                 if not info.filename.endswith(".npy"):
                     raise bad(f"member {info.filename!r} is not an array")
@@ -962,12 +1179,18 @@ def read_checkpoint(path, meta_only=False):
               "elapsed": lambda v: type(v) in (int, float) and math.isfinite(v) and v >= 0,
               "best": lambda v: v is None or (isinstance(v, list) and len(v) == 2 and type(v[0]) is int
                                               and type(v[1]) in (int, float) and math.isfinite(v[1]))}
+    optional = {"run_id": lambda v: isinstance(v, str) and v, "settings": lambda v: isinstance(v, dict),
+                "first_row": lambda v: isinstance(v, list) and len(v) == 5
+                and all(type(x) in (int, float) for x in v)}  # absent from checkpoints before 2026-11-28
     if not isinstance(meta, dict):
         raise CheckpointError("its metadata is not a record")
     if isinstance(meta.get("arch"), str):
         meta["arch"] = arch_name(meta["arch"])
     for key, ok in checks.items():
         if key not in meta or not ok(meta[key]):
+            raise CheckpointError(f"its metadata has no valid {key!r} ({meta.get(key)!r})")
+    for key, ok in optional.items():
+        if key in meta and not ok(meta[key]):
             raise CheckpointError(f"its metadata has no valid {key!r} ({meta.get(key)!r})")
     return meta, arrays
 
@@ -1176,34 +1399,60 @@ def generate(gan, n, seed, batch=1000):
     return gan.to_unit(np.concatenate(out))[..., 0]
 
 
+def kind_of(path):
+    """'missing', 'folder', 'file' (regular, through links) or 'other' (a pipe, a device, a socket)."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return "other" if os.path.islink(path) else "missing"  # a dangling link is not nothing
+    except OSError:
+        return "other"
+    return "folder" if stat.S_ISDIR(mode) else "file" if stat.S_ISREG(mode) else "other"
+
+
+WEIGHTS_WANTED = "pass a run folder, a best/ folder or a generator weights file (.weights.h5)"
+
+
+def h5_layout(path):
+    """{dataset path: shape} of every array in an HDF5 file, read without TensorFlow."""
+    import h5py  # comes with Keras
+    layout = {}
+    with h5py.File(path, "r") as f:
+        f.visititems(lambda name, obj: layout.__setitem__(name, obj.shape) if isinstance(obj, h5py.Dataset)
+                     else None)
+    return layout
+
+
 def describe_generator(weights):
     """What a --weights PATH holds, read without TensorFlow: (kind, path, arch,
     latent_dim). A run folder gives its last checkpoint (so an interrupted run
     works); a folder or file with generator.weights.h5 gives that file, whose
-    first layer's shape tells the architecture and the latent size."""
-    if os.path.isdir(weights):
+    first layer's shape tells the architecture and the latent size (every other
+    layer is checked when the model is built, in load_generator)."""
+    kind = kind_of(weights)
+    if kind == "folder":
         checkpoint = os.path.join(weights, CHECKPOINT)
-        if os.path.isfile(checkpoint):
+        if kind_of(checkpoint) == "file":
             try:
                 meta, _ = read_checkpoint(checkpoint, meta_only=True)
             except CheckpointError as e:
                 raise UsageError(f"--weights {weights}: its {CHECKPOINT} is not usable ({e})") from None
             return "checkpoint", checkpoint, meta["arch"], meta["latent_dim"]
         path = os.path.join(weights, "generator.weights.h5")
-        if not os.path.isfile(path):
+        if kind_of(path) != "file":
             raise UsageError(f"--weights {weights}: no {CHECKPOINT} or generator weights at {path}; "
-                             "pass a run folder, a best/ folder or a generator.weights.h5 file")
-    elif os.path.isfile(weights):
+                             + WEIGHTS_WANTED)
+    elif kind == "file":
         path = weights
+    elif kind == "missing":
+        raise UsageError(f"--weights {weights}: no such file or folder; " + WEIGHTS_WANTED)
     else:
-        raise UsageError(f"--weights {weights}: no such file or folder; "
-                         "pass a run folder, a best/ folder or a generator.weights.h5 file")
+        raise UsageError(f"--weights {weights}: not a regular file (a pipe, a device or a broken link); "
+                         + WEIGHTS_WANTED)
     not_ours = UsageError(f"--weights {path}: not a generator weights file of gan_2014 "
                           "(expected a generator.weights.h5 that training wrote)")
-    import h5py  # comes with Keras; reads the file's layout without loading TensorFlow
     try:
-        with h5py.File(path, "r") as f:
-            kernel = f["layers/dense/vars/0"].shape  # the first Dense layer: (latent_dim, units)
+        kernel = h5_layout(path)["layers/dense/vars/0"]  # the first Dense layer: (latent_dim, units)
     except Exception:
         raise not_ours from None
     units = {cls.first_layer: name for name, cls in ARCHS.items()}
@@ -1214,7 +1463,8 @@ def describe_generator(weights):
 
 def load_generator(found):
     """A model of the right class whose generator holds the weights that
-    describe_generator found."""
+    describe_generator found: every array of the file must be one of this
+    generator's, of its shape, whatever the file is called."""
     kind, path, arch, latent_dim = found
     gan = ARCHS[arch](latent_dim=latent_dim, jit_compile=False)
     if kind == "checkpoint":
@@ -1223,11 +1473,20 @@ def load_generator(found):
         except CheckpointError as e:
             raise UsageError(f"--weights {path}: not usable ({e})") from None
         return gan
-    try:
-        gan.generator.load_weights(path)
-    except Exception:
-        raise UsageError(f"--weights {path}: its arrays do not fit the {arch} generator with latent "
-                         f"size {latent_dim}; it is not a generator that gan_2014 wrote") from None
+    with tempfile.TemporaryDirectory(prefix="gan_2014-") as tmp:
+        reference = os.path.join(tmp, "reference.weights.h5")
+        gan.generator.save_weights(reference)
+        expected, found_layout = h5_layout(reference), h5_layout(path)
+        if found_layout != expected:
+            odd = sorted(set(found_layout.items()) ^ set(expected.items()))[0][0]
+            raise UsageError(f"--weights {path}: its arrays are not those of the {arch} generator with latent "
+                             f"size {latent_dim} (first difference: {odd}); it is not a generator that "
+                             "gan_2014 wrote")
+        # Keras reads a file as weights only under a name ending in .weights.h5
+        # (any other .h5 is its legacy format): load ours through such a name.
+        link = os.path.join(tmp, "generator.weights.h5")
+        os.symlink(os.path.abspath(path), link)
+        gan.generator.load_weights(link)
     return gan
 
 
@@ -1237,7 +1496,17 @@ def load_generator(found):
 
 class Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, no usage block: the message names the fix
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+        if message.endswith("expected one argument"):
+            message += ("; a value that starts with '-' goes after '=' (--data=-x.npz) or as a "
+                        "path (./-x.npz)")
+        self.exit(2, f"{self.prog}: error: {one_line(message)} (see --help)\n")
+
+
+def path_value(text):
+    """A file or folder name: an empty one would silently mean the current folder."""
+    if not text:
+        raise argparse.ArgumentTypeError("is empty; give a file or folder name")
+    return text
 
 
 def positive_int(text):
@@ -1260,7 +1529,10 @@ def at_least(low):
 
 
 def count_or_zero(text):
-    return 0 if text.strip() == "0" else positive_int(text)
+    try:
+        return 0 if int(text) == 0 else positive_int(text)
+    except ValueError:
+        return positive_int(text)  # its message
 
 
 def seed_value(text):
@@ -1299,8 +1571,9 @@ TF_BASE = 2 ** 30  # what TensorFlow, Keras and the compiled programs take befor
 
 
 USAGE = """gan_2014.py [--epochs N] [--arch {keras-gan,paper}] [--data FILE] [--seed N] [--resume] ...
-       gan_2014.py sample --weights PATH [--n N] [--out FILE] [--seed N]
-       gan_2014.py evaluate --weights PATH [--data FILE] [--samples N]"""
+       gan_2014.py sample --weights PATH [--n N] [--out FILE] [--seed N] [--nearest | --interpolate K]
+       gan_2014.py evaluate --weights PATH [--data FILE] [--samples N]
+       gan_2014.py toy [--out FILE.png]"""
 
 
 def train_parser():
@@ -1329,12 +1602,12 @@ def train_parser():
                    help=f"save a 5x5 grid every this many iterations, and after the last (default {SAMPLE_INTERVAL})")
     p.add_argument("--latent-dim", type=positive_int,
                    help=f"size of the generator's noise input (default {LATENT_DIM})")
-    p.add_argument("--images", metavar="DIR",
+    p.add_argument("--images", metavar="DIR", type=path_value,
                    help=f"folder for the grids <iteration>.png and progress.gif (default {IMAGES}/)")
-    p.add_argument("--run-dir", default=RUN_DIR, metavar="DIR", help=(
+    p.add_argument("--run-dir", default=RUN_DIR, metavar="DIR", type=path_value, help=(
         f"folder for {SETTINGS}, history.csv, losses.png, {CHECKPOINT}, *.weights.h5 and best/ "
         f"(default {RUN_DIR}/)"))
-    p.add_argument("--data", metavar="FILE",
+    p.add_argument("--data", metavar="FILE", type=path_value,
                    help="a local .npz in the layout of Keras's mnist.npz, instead of downloading MNIST")
     p.add_argument("--seed", type=seed_value, help=(
         "random seed, 0 to 2**32-1: weights, minibatches and noise; the same "
@@ -1348,6 +1621,13 @@ def train_parser():
         "every N iterations, the Parzen log-likelihood of held-out digits under "
         f"{MONITOR_SAMPLES:,} samples (history.csv, losses.png); the best generator so far goes to "
         "RUN_DIR/best/ (default 0: never; a few seconds each)"))
+    p.add_argument("--g-loss", choices=G_LOSSES, help=(
+        f"what the generator minimizes (default {G_LOSS}): 'non-saturating' is -log D(G(z)), gan.py's "
+        "labels 1 and the paper's advice (sec. 3); 'minimax' is log(1 - D(G(z))), the value function's "
+        "own term, which saturates early in learning"))
+    p.add_argument("--d-steps", type=positive_int, metavar="K", help=(
+        f"discriminator updates, each on fresh minibatches, per generator update: Algorithm 1's k "
+        f"(default {D_STEPS}, as the paper); --arch paper's joint update has only 1"))
     p.add_argument("--resume", action="store_true",
                    help=f"continue the run in --run-dir with the settings in its {SETTINGS}")
     p.add_argument("--overwrite", action="store_true",
@@ -1356,7 +1636,7 @@ def train_parser():
 
 
 # Settings a run keeps for life, and those a resumed run may change.
-FIXED = ("arch", "latent_dim", "batch_size", "seed", "images")
+FIXED = ("arch", "latent_dim", "batch_size", "seed", "images", "g_loss", "d_steps")
 CHANGEABLE = ("epochs", "sample_interval", "log_every", "checkpoint_interval", "eval_every")
 
 
@@ -1364,40 +1644,73 @@ def flag(key):
     return "--" + key.replace("_", "-")
 
 
-def read_settings(run_dir):
-    path = os.path.join(run_dir, SETTINGS)
-    damaged = lambda why: UsageError(f"{path}: {why}; start a new run with --overwrite or another --run-dir")
-    try:
-        with open(path, encoding="utf-8") as f:
-            settings = json.loads(f.read(100000))
-    except FileNotFoundError:
-        if os.path.isfile(os.path.join(run_dir, CHECKPOINT)):
-            raise UsageError(f"--resume: {run_dir}/ was written by an earlier gan_2014 (it has no {SETTINGS}); "
-                             "start a new run with --overwrite or another --run-dir") from None
-        raise UsageError(f"--resume: {run_dir}/ holds no run ({SETTINGS} is missing); start a new run "
-                         "without --resume, or pass the run's --run-dir") from None
-    except (OSError, ValueError) as e:
-        raise damaged(f"unreadable ({getattr(e, 'strerror', None) or type(e).__name__})") from None
-    types = {"arch": lambda v: v in ARCHS, "latent_dim": lambda v: type(v) is int and v > 0,
-             "batch_size": lambda v: type(v) is int and v > 0, "seed": lambda v: type(v) is int and 0 <= v < 2 ** 32,
-             "images": lambda v: isinstance(v, str) and v, "run_id": lambda v: isinstance(v, str) and v,
-             "data": lambda v: v is None or isinstance(v, str), "data_sha256": lambda v: isinstance(v, str),
-             "epochs": lambda v: type(v) is int and v > 0, "sample_interval": lambda v: type(v) is int and v > 0,
-             "log_every": lambda v: v is None or (type(v) is int and v > 0),
-             "checkpoint_interval": lambda v: type(v) is int and v > 0,
-             "eval_every": lambda v: type(v) is int and v >= 0}
+SETTING_TYPES = {
+    "arch": lambda v: v in ARCHS, "latent_dim": lambda v: type(v) is int and v > 0,
+    "batch_size": lambda v: type(v) is int and v > 0, "seed": lambda v: type(v) is int and 0 <= v < 2 ** 32,
+    "images": lambda v: isinstance(v, str) and v, "run_id": lambda v: isinstance(v, str) and v,
+    "data": lambda v: v is None or isinstance(v, str), "data_sha256": lambda v: isinstance(v, str),
+    "epochs": lambda v: type(v) is int and v > 0, "sample_interval": lambda v: type(v) is int and v > 0,
+    "log_every": lambda v: v is None or (type(v) is int and v > 0),
+    "checkpoint_interval": lambda v: type(v) is int and v > 0,
+    "eval_every": lambda v: type(v) is int and v >= 0,
+    "g_loss": lambda v: v in G_LOSSES, "d_steps": lambda v: type(v) is int and v > 0}
+OPTIONAL_SETTINGS = {"checkpointed": lambda v: type(v) is bool}  # absent from run.json before 2026-11-28
+
+
+def checked_settings(settings):
+    """The settings if every one is there and of its kind; else why not."""
     if not isinstance(settings, dict):
-        raise damaged("not a record of settings")
+        return None, "not a record of settings"
     if isinstance(settings.get("arch"), str):
         settings["arch"] = arch_name(settings["arch"])
-    for key, ok in types.items():
+    settings.setdefault("g_loss", G_LOSS)  # run.json from before these options: what it trained with
+    settings.setdefault("d_steps", D_STEPS)
+    for key, ok in SETTING_TYPES.items():
         if key not in settings or not ok(settings[key]):
-            raise damaged(f"no valid {key!r}")
-    return settings
+            return None, f"no valid {key!r}"
+    for key, ok in OPTIONAL_SETTINGS.items():
+        if key in settings and not ok(settings[key]):
+            return None, f"no valid {key!r}"
+    return settings, None
 
 
-def has_run(run_dir):
-    return any(os.path.exists(os.path.join(run_dir, n)) for n in (SETTINGS, CHECKPOINT, HISTORY))
+def read_settings(run_dir):
+    """The run's settings from its run.json or, when that is missing or damaged,
+    from the copy its checkpoint holds (then run.json is written again)."""
+    path, checkpoint = os.path.join(run_dir, SETTINGS), os.path.join(run_dir, CHECKPOINT)
+    try:
+        with open(path, encoding="utf-8") as f:
+            settings, why = checked_settings(json.loads(f.read(100000)))
+    except FileNotFoundError:
+        settings, why = None, "missing"
+    except (OSError, ValueError) as e:
+        settings, why = None, f"unreadable ({getattr(e, 'strerror', None) or type(e).__name__})"
+    if settings is not None:
+        return settings
+    try:
+        meta = read_checkpoint(checkpoint, meta_only=True)[0] if kind_of(checkpoint) == "file" else {}
+    except CheckpointError:
+        meta = {}
+    copy, _ = checked_settings(meta.get("settings"))
+    if copy is not None and copy["run_id"] == meta.get("run_id"):
+        print(f"gan_2014: {path} is {why}; the run's settings come from its checkpoint", flush=True)
+        return copy
+    if why == "missing" and kind_of(checkpoint) == "missing":
+        raise UsageError(f"--resume: {run_dir}/ holds no run ({SETTINGS} and {CHECKPOINT} are missing); "
+                         "start a new run without --resume, or pass the run's --run-dir")
+    where = "its checkpoint has no copy of them (written before 2026-11-28, or damaged)"
+    raise UsageError(f"--resume: {path} is {why} and {where}; put back a copy of the run's {SETTINGS}, "
+                     "or start a new run with --overwrite (deletes this one) or another --run-dir")
+
+
+RUN_FILES = (SETTINGS, CHECKPOINT, HISTORY, "losses.png", "generator.weights.h5", "discriminator.weights.h5")
+BEST_FILES = ("generator.weights.h5", "best.json")
+
+
+def run_files(run_dir):
+    """The files of a run (any run, with or without its run.json) that `run_dir` holds."""
+    names = [n for n in RUN_FILES + ("best",) if os.path.lexists(os.path.join(run_dir, n))]
+    return names
 
 
 def resolve_settings(args):
@@ -1417,7 +1730,12 @@ def resolve_settings(args):
         settings.update({k: v for k, v in given.items() if k in CHANGEABLE})
         return settings
     arch = given.get("arch", ARCH)
-    settings = dict(arch=arch, latent_dim=LATENT_DIM, batch_size=ARCHS[arch].batch_size,
+    if not ARCHS[arch].separate_d_steps and given.get("d_steps", 1) != 1:
+        raise UsageError(f"--d-steps {given['d_steps']}: --arch {arch}'s update is the authors' joint step "
+                         "(D and G from one forward pass, AdversaryCost2), with no separate D steps; "
+                         "drop --d-steps, or use --arch keras-gan")
+    settings = dict(arch=arch, latent_dim=LATENT_DIM, batch_size=ARCHS[arch].batch_size, g_loss=G_LOSS,
+                    d_steps=D_STEPS,
                     seed=random_seed(), images=IMAGES, epochs=EPOCHS, sample_interval=SAMPLE_INTERVAL,
                     log_every=None, checkpoint_interval=CHECKPOINT_INTERVAL, eval_every=EVAL_EVERY)
     settings.update(given)
@@ -1427,13 +1745,70 @@ def resolve_settings(args):
     return settings
 
 
-def claim_images(images, run_id, overwrite, check_only=False):
+def check_resumable(run_dir, settings):
+    """Everything --resume continues must be this run's: (checkpoint meta or
+    None). Another run's checkpoint, history or best generator is refused; so is
+    a missing checkpoint when the run had written one (restarting from 0 is
+    right only for a run that never reached its first checkpoint)."""
+    checkpoint = os.path.join(run_dir, CHECKPOINT)
+    other = ("put back this run's own, or start a new run with --overwrite (deletes this one) or "
+             "another --run-dir")
+    meta = None
+    if kind_of(checkpoint) == "file":
+        try:
+            meta, _ = read_checkpoint(checkpoint, meta_only=True)
+        except CheckpointError as e:
+            raise UsageError(f"{checkpoint}: {e}; put back a whole copy of it, or start a new run with "
+                             "--overwrite (deletes this one) or another --run-dir") from None
+        if (meta["arch"], meta["latent_dim"]) != (settings["arch"], settings["latent_dim"]):
+            raise UsageError(f"{checkpoint} is for arch {meta['arch']} with latent size {meta['latent_dim']}, "
+                             f"but {SETTINGS} says arch {settings['arch']} with {settings['latent_dim']}; "
+                             + other)
+        if meta.get("run_id", settings["run_id"]) != settings["run_id"]:
+            raise UsageError(f"{checkpoint} belongs to another run (run id {meta['run_id'][:8]}, this run is "
+                             f"{settings['run_id'][:8]}); " + other)
+        first_row = read_history(os.path.join(run_dir, HISTORY), upto=1)
+        if "first_row" in meta and first_row and first_row[0][1:6] != meta["first_row"]:
+            raise UsageError(f"{os.path.join(run_dir, HISTORY)} belongs to another run (its first row is not "
+                             "the one this run's checkpoint recorded); put back this run's own, or move it "
+                             "away and --resume again (the run goes on without its earlier rows)")
+    elif settings.get("checkpointed") or reached_checkpoint(run_dir, settings):
+        last = read_history(os.path.join(run_dir, HISTORY), upto=2 ** 62)
+        reached = f" (its history reaches iteration {last[-1][0]})" if last else ""
+        raise UsageError(f"--resume: {checkpoint} is missing, but this run had written one{reached}; put it "
+                         "back, or start a new run with --overwrite (deletes this one) or another --run-dir")
+    try:
+        with open(os.path.join(run_dir, "best", "best.json")) as f:
+            owner = json.loads(f.read(100000)).get("run_id")
+    except (OSError, ValueError, AttributeError):
+        owner = None
+    if owner not in (None, settings["run_id"]):
+        raise UsageError(f"{os.path.join(run_dir, 'best')}/ holds another run's best generator; move it away "
+                         "and --resume again")
+    return meta
+
+
+def reached_checkpoint(run_dir, settings):
+    """For a run.json older than its "checkpointed" mark: whether its history or
+    final weights show that the run got as far as its first checkpoint."""
+    rows = read_history(os.path.join(run_dir, HISTORY), upto=2 ** 62)
+    first = min(settings["checkpoint_interval"], settings["epochs"])
+    return bool(rows and rows[-1][0] >= first) or any(
+        os.path.lexists(os.path.join(run_dir, n)) for n in ("generator.weights.h5", "best"))
+
+
+def claim_images(images, run_id, overwrite, resume=False, check_only=False):
     """The grid folder is the run's: another run's grids there are refused, or
-    removed with --overwrite, so that no folder mixes two runs' grids."""
+    removed with --overwrite, so that no folder mixes two runs' grids. A resumed
+    run whose folder lost its mark (or never had one) takes the folder its
+    run.json names as its own."""
     if not os.path.isdir(images):
         return
     owner = grid_owner(images)
-    theirs = grid_files(images) if owner != run_id else []
+    theirs = grid_files(images) if owner != run_id and not (resume and owner is None) else []
+    if theirs and resume:
+        raise UsageError(f"--images {images}: holds another run's grids ({len(theirs)} files such as "
+                         f"{sorted(theirs)[0]}); move them away and --resume again")
     if theirs and not overwrite:
         raise UsageError(f"--images {images}: holds another run's grids ({len(theirs)} files such as "
                          f"{sorted(theirs)[0]}); pass --overwrite to replace them or another --images")
@@ -1445,19 +1820,46 @@ def claim_images(images, run_id, overwrite, check_only=False):
         atomic_write(os.path.join(images, OWNER), lambda tmp: write_text(tmp, run_id))
 
 
+def check_output_paths(run_dir, images, fix):
+    """Every path the run writes is absent or of the right kind (a file where a
+    file goes, a folder where a folder goes): checked before anything is removed,
+    made or trained, so that a wrong one costs nothing."""
+    described = {"folder": "a folder", "other": "not a regular file (a pipe, a device or a broken link)"}
+    best = os.path.join(run_dir, "best")
+    if kind_of(best) not in ("missing", "folder"):
+        raise UsageError(f"{best}: {described.get(kind_of(best), 'a file')} where the run keeps its best "
+                         f"generator's folder; {fix}")
+    files = [os.path.join(run_dir, n) for n in RUN_FILES + ("crash.log", ".lock")]
+    files += [os.path.join(best, n) for n in BEST_FILES]
+    if os.path.isdir(images):
+        files += [os.path.join(images, n) for n in ("progress.gif", OWNER, ".lock")]
+        files += [os.path.join(images, n) for n in sorted(os.listdir(images)) if is_grid_name(n)]
+    for path in files:
+        kind = kind_of(path)
+        if kind not in ("missing", "file"):
+            raise UsageError(f"{path}: {described[kind]} where the run writes a file; {fix}")
+
+
 def new_run_files(run_dir):
     """What --overwrite removes from a run folder before a new run: the old run's files."""
-    for name in (SETTINGS, CHECKPOINT, HISTORY, "losses.png", "generator.weights.h5",
-                 "discriminator.weights.h5", "crash.log", "best/generator.weights.h5", "best/best.json"):
+    for name in RUN_FILES + ("crash.log",) + tuple(os.path.join("best", n) for n in BEST_FILES):
         path = os.path.join(run_dir, name)
         if os.path.isfile(path):
             os.remove(path)
+    with contextlib.suppress(OSError):
+        os.rmdir(os.path.join(run_dir, "best"))  # only if nothing else is in it
 
 
 def refuse_other_run(args):
-    if not args.resume and not args.overwrite and has_run(args.run_dir):
+    if args.resume or args.overwrite:
+        return
+    found = run_files(args.run_dir)
+    if {SETTINGS, CHECKPOINT} & set(found):
         raise UsageError(f"{args.run_dir}/ already holds a run; pass --resume to continue it, --overwrite "
                          "to replace it, or another --run-dir")
+    if found:
+        raise UsageError(f"{args.run_dir}/ holds a run's files ({', '.join(found)}) but nothing to resume "
+                         "from; pass --overwrite to replace them, or another --run-dir")
 
 
 def train_main(argv, context):
@@ -1466,29 +1868,28 @@ def train_main(argv, context):
         raise UsageError("--resume and --overwrite contradict each other; pass one")
     run_dir = args.run_dir
     context["run_dir"] = run_dir
-    if args.resume and not os.path.isdir(run_dir):
+    if args.resume and kind_of(run_dir) != "folder":
         raise UsageError(f"--resume: no run folder {run_dir}/; start a new run without --resume, "
                          "or pass the run's --run-dir")
+    fix = "move it away and --resume again" if args.resume else "move it away and try again"
     locks = context["locks"] = []
     if args.resume:
-        locks.append(lock_folder(run_dir))  # before reading the run: no other process may be writing it
+        locks.append(lock_folder(run_dir, fix))  # before reading the run: no other process may be writing it
     checkpoint = os.path.join(run_dir, CHECKPOINT)
     refuse_other_run(args)
     settings = resolve_settings(args)
-    start = 0
-    if args.resume and os.path.isfile(checkpoint):
-        try:
-            meta, _ = read_checkpoint(checkpoint, meta_only=True)
-        except CheckpointError as e:
-            raise UsageError(f"{checkpoint}: {e}; start a new run with --overwrite or another --run-dir") from None
-        if (meta["arch"], meta["latent_dim"]) != (settings["arch"], settings["latent_dim"]):
-            raise UsageError(f"{checkpoint} is for arch {meta['arch']} with latent size {meta['latent_dim']}, "
-                             f"but {SETTINGS} says arch {settings['arch']} with {settings['latent_dim']}; "
-                             "start a new run with --overwrite or another --run-dir")
+    start, meta = 0, None
+    if args.resume:
+        check_output_paths(run_dir, settings["images"], fix)
+        meta = check_resumable(run_dir, settings)
+    if meta is not None:
         start = meta["iteration"]
-        if start >= settings["epochs"]:
+        weights = [os.path.join(run_dir, n) for n in ("generator.weights.h5", "discriminator.weights.h5")]
+        finished = all(kind_of(w) == "file" and os.path.getmtime(w) >= os.path.getmtime(checkpoint)
+                       for w in weights)
+        if start > settings["epochs"] or (start == settings["epochs"] and finished):
             raise UsageError(f"{checkpoint} is at iteration {start}, which already reaches --epochs "
-                             f"{settings['epochs']}; raise --epochs to train further")
+                             f"{settings['epochs']}; pass a larger --epochs to train further")
 
     # The data: a resumed run must see the digits it started with.
     data_path = args.data if args.data is not None else settings["data"]
@@ -1508,6 +1909,9 @@ def train_main(argv, context):
     if settings["batch_size"] > n_train:
         raise UsageError(f"--batch-size {settings['batch_size']} is larger than the {n_train} "
                          "training digits; pass a smaller --batch-size")
+    if settings["eval_every"] and len(x_all) < 2:
+        raise UsageError(f"--eval-every needs at least 2 training digits to score (sigma on one, the "
+                         f"estimate on another); {data_path} has {len(x_all)}; pass --eval-every 0 or more digits")
     require_memory(f"--latent-dim {settings['latent_dim']}",  # the first layer, its gradient and optimizer slots
                    TF_BASE + 5 * 4 * settings["latent_dim"] * (model_class.first_layer + settings["batch_size"]),
                    "pass a smaller --latent-dim")
@@ -1516,28 +1920,52 @@ def train_main(argv, context):
                    "pass a smaller --batch-size")
 
     images = settings["images"]
-    claim_images(images, settings["run_id"], args.overwrite, check_only=True)
+    claim_images(images, settings["run_id"], args.overwrite, args.resume, check_only=True)
     for folder, option in ((run_dir, "--run-dir"), (images, "--images")):
-        check_writable_dir(folder, option)  # both, before either is made
+        check_writable_dir(folder, option, fix if args.resume else f"choose another {option}")
+    check_output_paths(run_dir, images, fix)  # before --overwrite removes anything
     if not args.resume:  # every check passed: now the folders, held for this run
         ensure_writable_dir(run_dir, "--run-dir")
-        locks.append(lock_folder(run_dir))
+        locks.append(lock_folder(run_dir, fix))
         refuse_other_run(args)  # again, under the lock: another start may have come in between
     ensure_writable_dir(images, "--images")
     if os.path.realpath(images) != os.path.realpath(run_dir):
-        locks.append(lock_folder(images))
+        locks.append(lock_folder(images, fix))
     keras.utils.set_random_seed(settings["seed"])  # the weights' initial values
-    gan = model_class(latent_dim=settings["latent_dim"], seed=settings["seed"],
-                      pixel_means=x_train.reshape(n_train, -1).mean(0) / 255.0)
-    restored = gan.load_checkpoint(checkpoint) if start else None  # whole and this model's, or refused
+    gan = model_class(latent_dim=settings["latent_dim"], seed=settings["seed"], jit_compile=JIT_COMPILE,
+                      pixel_means=x_train.reshape(n_train, -1).mean(0) / 255.0, g_loss=settings["g_loss"],
+                      d_steps=settings["d_steps"])
+    restored = gan.load_checkpoint(checkpoint) if meta is not None else None  # whole and this model's, or refused
+    if restored is not None and "run_id" not in meta:
+        # A checkpoint from before checkpoints carried their run's id: its fixed
+        # noise, drawn from the run's seed, tells whether it is this run's.
+        if not np.array_equal(restored[2], gan.host_noise(np.random.default_rng(settings["seed"]), 25)):
+            raise UsageError(f"{checkpoint} belongs to another run (its fixed noise is not from this run's "
+                             "seed); put back this run's own, or start a new run with --overwrite (deletes "
+                             "this one) or another --run-dir")
 
     # Every check passed: only now is anything in the folders replaced.
     if args.overwrite:
         new_run_files(run_dir)
     for folder in (run_dir, images):
         remove_temporaries(folder)
-    claim_images(images, settings["run_id"], args.overwrite)
-    atomic_write(os.path.join(run_dir, SETTINGS), lambda tmp: write_text(tmp, json.dumps(settings, indent=1)))
+    claim_images(images, settings["run_id"], args.overwrite, args.resume)
+    settings["checkpointed"] = start > 0
+    write_settings = lambda: atomic_write(os.path.join(run_dir, SETTINGS),
+                                          lambda tmp: write_text(tmp, json.dumps(settings, indent=1)))
+    write_settings()
+
+    def on_checkpoint(it):  # the first one is marked: from now on a lost checkpoint is not a fresh start
+        if not settings["checkpointed"]:
+            settings["checkpointed"] = True
+            write_settings()
+
+    def guard():  # another run may own the path now: write nothing more there
+        for path, _ in (lock for lock in locks if not still_locked(lock)):
+            raise FolderGone(f"{os.path.dirname(path)}/ was removed or replaced while this run trained "
+                             "(its lock file is not this process's); stopped without writing anything more")
+    WRITE_GUARDS.append(guard)  # every file it writes, checked just before it lands
+
     monitor, monitored = None, ""
     if settings["eval_every"]:
         x_sigma, x_scored, monitored = monitor_digits(x_all, n_train)
@@ -1546,29 +1974,34 @@ def train_main(argv, context):
     resumed = ""
     if args.resume:
         resumed = f", resuming from iteration {start}" if start else ", starting again (no checkpoint yet)"
-    print(f"gan_2014: arch {settings['arch']}, trains on {n_train:,} of the {len(x_all):,} training digits "
-          f"of {source}" + (f" ({held_out})" if held_out else "")
-          + f", seed {settings['seed']}, {settings['epochs']} iterations of batch {settings['batch_size']}"
-          + (f", held-out estimate every {settings['eval_every']} on {monitored}" if monitor else "")
-          + resumed, flush=True)
+        if start == settings["epochs"]:
+            resumed = f", already at iteration {start}: writing its final weights and GIF"
+    print(one_line(f"gan_2014: arch {settings['arch']}, trains on {n_train:,} of the {len(x_all):,} training "
+                   f"digits of {source}" + (f" ({held_out})" if held_out else "")
+                   + f", seed {settings['seed']}, {settings['epochs']} iterations of batch {settings['batch_size']}"
+                   + ("" if settings["g_loss"] == G_LOSS else f", G loss {settings['g_loss']}")
+                   + ("" if settings["d_steps"] == D_STEPS else f", {settings['d_steps']} D steps per G step")
+                   + (f", held-out estimate every {settings['eval_every']} on {monitored}" if monitor else "")
+                   + resumed), flush=True)
     t = time.perf_counter()
     gan.train(model_class.from_pixels(x_train), epochs=settings["epochs"], batch_size=settings["batch_size"],
               sample_interval=settings["sample_interval"], images=images, run_dir=run_dir,
               checkpoint_interval=settings["checkpoint_interval"], log_every=settings["log_every"],
               restored=restored, eval_every=settings["eval_every"], monitor=monitor,
-              progress=sys.stdout.isatty() and settings["log_every"] is None)
-    print(f"gan_2014: done in {time.perf_counter() - t:.0f} s; grids in {images}/, "
-          f"history, checkpoint and weights in {run_dir}/", flush=True)
+              progress=sys.stdout.isatty() and settings["log_every"] is None,
+              run=settings, guard=guard, on_checkpoint=on_checkpoint)
+    print(one_line(f"gan_2014: done in {time.perf_counter() - t:.0f} s; grids in {images}/, "
+                   f"history, checkpoint and weights in {run_dir}/"), flush=True)
 
 
-def check_writable_dir(path, option):
+def check_writable_dir(path, option, fix=None):
     """Refuse a folder that cannot be made or written, before anything is created."""
     probe = os.path.abspath(path)
     while not os.path.lexists(probe):
         probe = os.path.dirname(probe)
     if not os.path.isdir(probe) or not os.access(probe, os.W_OK | os.X_OK):
         why = "is not a folder" if not os.path.isdir(probe) else "is not writable"
-        raise UsageError(f"{option} {path}: cannot write there ({probe} {why}); choose another {option}")
+        raise UsageError(f"{option} {path}: cannot write there ({probe} {why}); {fix or f'choose another {option}'}")
 
 
 def ensure_writable_dir(path, option):
@@ -1584,41 +2017,98 @@ def ensure_writable_dir(path, option):
 
 
 def add_generator_option(p):
-    p.add_argument("--weights", required=True, metavar="PATH", help=(
+    p.add_argument("--weights", required=True, metavar="PATH", type=path_value, help=(
         "a run folder (its last checkpoint, so an interrupted run works too), a best/ folder, "
         "or a generator.weights.h5 file; the architecture and latent size are read from it"))
 
 
 def sample_main(argv, context):
-    p = Parser(prog="gan_2014.py sample",
-               description="New digits from a trained generator, as a grid or as an array file.")
+    p = Parser(prog="gan_2014.py sample", description=(
+        "New digits from a trained generator, as a grid or as an array file; with --nearest, each beside "
+        "the nearest training digit (the paper's Figure 2); with --interpolate K, rows of K digits from noise "
+        "moving in a straight line (the paper's Figure 3)."))
     add_generator_option(p)
-    p.add_argument("--n", type=positive_int, default=25, help="how many digits (default 25)")
-    p.add_argument("--out", default="samples.png", metavar="FILE", help=(
-        "FILE.png: a grid; FILE.npz or FILE.npy: the digits as float32 (n, 28, 28) in [0, 1] "
-        "(default samples.png)"))
+    p.add_argument("--n", type=positive_int, default=25,
+                   help="how many digits (default 25); with --interpolate, how many rows")
+    p.add_argument("--out", default="samples.png", metavar="FILE", type=path_value, help=(
+        "FILE.png: a grid; FILE.npz or FILE.npy: the digits as float32 (n, 28, 28) in [0, 1]; with "
+        "--interpolate also FILE.gif, an animation (default samples.png)"))
     p.add_argument("--seed", type=seed_value, help="seed of the noise, 0 to 2**32-1: same seed, same digits "
                                                    "(default: random, printed)")
+    p.add_argument("--nearest", action="store_true", help=(
+        "beside each digit, the nearest training digit (Euclidean distance of the pixels) among those the "
+        "model trained on, framed in yellow as in the paper's Figure 2; needs --data (or the download). "
+        ".npz: images, nearest, nearest_index (into the file's x_train), distance"))
+    p.add_argument("--data", metavar="FILE", type=path_value,
+                   help="the MNIST .npz the model trained on, for --nearest (default: download)")
+    p.add_argument("--interpolate", type=at_least(2), metavar="K", help=(
+        "K digits per row from z moving linearly between two random noise vectors, both included "
+        "(the paper's Figure 3). .npz: images (n*K, 28, 28), z (n*K, latent size)"))
     args = p.parse_args(argv)
     ext = os.path.splitext(args.out)[1].lower()
-    if ext not in (".png", ".npz", ".npy"):
-        raise UsageError(f"--out {args.out}: unknown kind of file; end it in .png, .npz or .npy")
-    if os.path.isdir(args.out):
+    kinds = (".png", ".npz", ".npy") + ((".gif",) if args.interpolate else ())
+    if ext not in kinds:
+        raise UsageError(f"--out {args.out}: unknown kind of file; end it in {', '.join(kinds[:-1])} or {kinds[-1]}")
+    if args.nearest and args.interpolate:
+        raise UsageError("--nearest and --interpolate make different figures; pass one")
+    if args.data is not None and not args.nearest:
+        raise UsageError("--data is read only with --nearest; drop --data or add --nearest")
+    if kind_of(args.out) == "folder":
         raise UsageError(f"--out {args.out}: is a folder; give a file name such as {args.out.rstrip('/')}/samples.png")
-    ensure_writable_dir(os.path.dirname(os.path.abspath(args.out)), "--out")
-    per_digit = 784 * 4 * 3 + (30 * 30 * 9 * 6 if ext == ".png" else 0) + 1200 * 4 * 2
-    require_memory(f"--n {args.n}", TF_BASE + args.n * per_digit, "pass a smaller --n")
+    if kind_of(args.out) == "other":
+        raise UsageError(f"--out {args.out}: not a regular file (a pipe, a device or a broken link); "
+                         "give another file name")
+    check_writable_dir(os.path.dirname(os.path.abspath(args.out)), "--out")  # made only to write into it
+    count = args.n * (args.interpolate or 1)
+    per_digit = 784 * 4 * 3 + (30 * 30 * 9 * 6 if ext in (".png", ".gif") else 0) + 1200 * 4 * 2
+    require_memory(f"--n {args.n}", TF_BASE + count * per_digit * (2 if args.nearest else 1), "pass a smaller --n")
     found = describe_generator(args.weights)  # a wrong path is refused before TensorFlow loads
+    x_train = None
+    if args.nearest:
+        (x_train, _), _ = load_mnist(args.data)
+        x_train = x_train[:ARCHS[found[2]].training_digits(len(x_train))[0]]
     gan = load_generator(found)
     seed = args.seed if args.seed is not None else random_seed()
-    images = generate(gan, args.n, seed)
-    if ext == ".png":
+    extra = {}
+    if args.interpolate:
+        rng = np.random.default_rng(seed)
+        ends = gan.host_noise(rng, 2 * args.n).reshape(args.n, 2, gan.latent_dim)
+        t = np.linspace(0.0, 1.0, args.interpolate, dtype=np.float32)[None, :, None]
+        z = ((1 - t) * ends[:, :1] + t * ends[:, 1:]).reshape(-1, gan.latent_dim).astype(np.float32)
+        images = gan.to_unit(gan.generator(z, training=False).numpy())[..., 0]
+        extra = {"z": z}
+    else:
+        images = generate(gan, args.n, seed)
+    if args.nearest:
+        index, nearest, distance = nearest_digits(images, x_train)
+        extra = {"nearest": nearest, "nearest_index": index, "distance": distance.astype(np.float32)}
+    ensure_writable_dir(os.path.dirname(os.path.abspath(args.out)), "--out")
+    if ext == ".png" and args.nearest:
+        pairs = np.stack([images, extra["nearest"]], 1).reshape(-1, 28, 28)  # digit, its neighbour, ...
+        img = save_mosaic(pairs, args.out, cols=10, marked=set(range(1, len(pairs), 2)))
+        atomic_write(args.out, lambda tmp: img.save(tmp, format="PNG"))
+    elif ext == ".png" and args.interpolate:
+        img = save_mosaic(images, args.out, cols=args.interpolate)
+        atomic_write(args.out, lambda tmp: img.save(tmp, format="PNG"))
+    elif ext == ".gif":  # frame j: every row's j-th digit, there and back
+        steps = images.reshape(args.n, args.interpolate, 28, 28)
+        order = list(range(args.interpolate)) + list(range(args.interpolate - 2, 0, -1))
+        cols = int(math.ceil(math.sqrt(args.n)))
+        frames = [save_mosaic(steps[:, j], args.out, cols=cols) for j in order]
+        atomic_write(args.out, lambda tmp: frames[0].save(tmp, format="GIF", save_all=True,
+                                                          append_images=frames[1:], duration=120, loop=0))
+    elif ext == ".png":
         save_grid(images[..., None], args.out)
     elif ext == ".npz":
-        atomic_write(args.out, lambda tmp: np.savez(tmp, images=images))
+        atomic_write(args.out, lambda tmp: np.savez(tmp, images=images, **extra))
     else:
         atomic_write(args.out, lambda tmp: np.save(tmp, images))
-    print(f"gan_2014: {args.n} digits (seed {seed}) written to {args.out}")
+    what = "digit pairs (sample, nearest training digit)" if args.nearest else \
+        f"rows of {args.interpolate} interpolated digits" if args.interpolate else "digits"
+    print(one_line(f"gan_2014: {args.n} {what} (seed {seed}) written to {args.out}"))
+    if args.nearest:
+        print(f"gan_2014: distance to the nearest training digit: median {np.median(distance):.2f}, "
+              f"min {distance.min():.2f} (pixels in [0, 1])")
 
 
 def evaluate_main(argv, context):
@@ -1627,18 +2117,22 @@ def evaluate_main(argv, context):
         "et al. 2014, Table 1), and classifier-based quality and mode coverage, for a trained "
         "generator and, as the reference row, for real training digits."))
     add_generator_option(p)
-    p.add_argument("--data", metavar="FILE", help="a local MNIST .npz instead of downloading (as for training)")
+    p.add_argument("--data", metavar="FILE", type=path_value, help="a local MNIST .npz instead of downloading (as for training)")
     p.add_argument("--samples", type=at_least(2), default=10000,
                    help="generator samples for the Parzen windows, at least 2 (default 10000, as the authors)")
     p.add_argument("--seed", type=seed_value, default=0, help="seed of the samples' noise (default 0)")
     p.add_argument("--cache", default=os.path.join(os.path.expanduser("~"), ".cache", "gan_2014"),
-                   metavar="DIR", help="where the MNIST classifier is cached (default ~/.cache/gan_2014)")
+                   metavar="DIR", type=path_value, help="where the MNIST classifier is cached (default ~/.cache/gan_2014)")
     args = p.parse_args(argv)
     # float64 copies of the samples and the real digits, and a 500 x samples distance block
     require_memory(f"--samples {args.samples}", TF_BASE + args.samples * (784 * 8 * 4 + 500 * 8 * 3),
                    "pass a smaller --samples")
     found = describe_generator(args.weights)  # refuse a wrong path before a download
     (x_train, y_train), (x_test, y_test) = load_mnist(args.data)
+    for split, x in (("training", x_train), ("test", x_test)):
+        if len(x) < 2:  # sigma is chosen on training digits; the Fréchet distance needs a covariance
+            raise UsageError(f"--data {args.data}: evaluate needs at least 2 {split} digits, this file has "
+                             f"{len(x)}; pass a larger MNIST file")
     gan = load_generator(found)
     t0 = time.perf_counter()
     to01 = lambda x: x.astype(np.float32) / 255.0
@@ -1685,6 +2179,85 @@ def evaluate_main(argv, context):
     return rows
 
 
+TOY_ITERATIONS = 3000
+TOY_MOMENTS = (0.02, 0.1, 1 / 3, 1.0)  # the four panels, as fractions of the run
+
+
+def toy_figures(x, p_data, p_g, d, d_star):
+    """The two numbers each panel is judged by: the mean |D - D*| weighted by
+    where the densities have mass, and the total variation between p_g and p_data."""
+    dx = x[1] - x[0]
+    w = 0.5 * (p_data + p_g)
+    ok = np.isfinite(d_star)
+    gap = float(np.sum((w * np.abs(d - np.where(ok, d_star, 0)))[ok]) / np.sum(w[ok]))
+    tv = float(0.5 * np.sum(np.abs(p_g - p_data)) * dx)
+    return gap, tv
+
+
+def plot_toy(path, x, moments, p_data, p_g, d, d_star):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, 4, figsize=(14, 3.2), sharey=True)
+    for k, ax in enumerate(axes):
+        ax.plot(x, p_data[k] / p_data[k].max(), "k:", lw=2, label="p_data (scaled)")
+        ax.plot(x, p_g[k] / max(p_g[k].max(), 1e-12), color="tab:green", label="p_g (scaled)")
+        ax.plot(x, d[k], "--", color="tab:blue", label="D(x)")
+        mass = p_data[k] + p_g[k]  # D* drawn where the densities have mass: elsewhere it is 0/0
+        ax.plot(x, np.where(mass > 0.01 * mass.max(), d_star[k], np.nan), color="tab:red", lw=0.8, alpha=0.7,
+                label="D*(x) = p_data/(p_data+p_g)")
+        gap, tv = toy_figures(x, p_data[k], p_g[k], d[k], d_star[k])
+        ax.set_title(f"({'abcd'[k]}) iteration {moments[k]}\n|D-D*| {gap:.3f}, TV(p_g, p_data) {tv:.2f}",
+                     fontsize=9)
+        ax.set_xlabel("x")
+        ax.set_ylim(-0.05, 1.1)
+    axes[0].legend(loc="upper left", fontsize=7)
+    fig.tight_layout()
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100))
+    plt.close(fig)
+
+
+def toy_main(argv, context):
+    p = Parser(prog="gan_2014.py toy", description=(
+        "The paper's Figure 1 from a real run: a 1-D GAN trained with gan.py's loop on p_data = "
+        f"N({ToyGAN.data_mean}, {ToyGAN.data_std}^2), and at four moments p_data, p_g, the trained D(x) and "
+        "the optimal D*(x) = p_data / (p_data + p_g). Writes FILE.png and FILE.npz."))
+    p.add_argument("--out", default="figure1.png", type=path_value, metavar="FILE.png",
+                   help="the figure (default figure1.png); the arrays go beside it as FILE.npz")
+    p.add_argument("--iterations", type=positive_int, default=TOY_ITERATIONS,
+                   help=f"training iterations (default {TOY_ITERATIONS}, about half a minute on 2 CPU cores)")
+    p.add_argument("--seed", type=seed_value, default=0, help="random seed (default 0)")
+    args = p.parse_args(argv)
+    if not args.out.lower().endswith(".png"):
+        raise UsageError(f"--out {args.out}: the figure is a PNG; end the name in .png")
+    npz = args.out[:-4] + ".npz"
+    for path in (args.out, npz):
+        if kind_of(path) not in ("missing", "file"):
+            raise UsageError(f"--out {args.out}: {path} is not a regular file; give another name")
+    check_writable_dir(os.path.dirname(os.path.abspath(args.out)), "--out")
+    keras.utils.set_random_seed(args.seed)
+    gan = ToyGAN(seed=args.seed)
+    data = np.random.default_rng(args.seed).normal(ToyGAN.data_mean, ToyGAN.data_std, (20000, 1))
+    x_train = tf.convert_to_tensor(data.astype(np.float32))
+    x = np.linspace(-1.0, 3.0, 400)
+    moments = sorted({max(1, round(f * args.iterations)) for f in TOY_MOMENTS})
+    curves = {k: [] for k in ("p_data", "p_g", "d", "d_star")}
+    for it in range(1, args.iterations + 1):
+        gan.train_iteration(x_train, gan.batch_size)
+        if it in moments:
+            for key, value in zip(curves, gan.densities(x)):
+                curves[key].append(value)
+    arrays = {k: np.array(v) for k, v in curves.items()}
+    ensure_writable_dir(os.path.dirname(os.path.abspath(args.out)), "--out")
+    atomic_write(npz, lambda tmp: np.savez(tmp, x=x, iterations=np.array(moments), **arrays))
+    plot_toy(args.out, x, moments, **arrays)
+    print("moment  iteration  weighted |D - D*|  TV(p_g, p_data)")
+    for k, it in enumerate(moments):
+        gap, tv = toy_figures(x, *(arrays[key][k] for key in ("p_data", "p_g", "d", "d_star")))
+        print(f"  ({'abcd'[k]})  {it:9d}  {gap:17.3f}  {tv:15.3f}")
+    print(f"gan_2014: Figure 1 written to {args.out} (arrays in {npz})")
+
+
 def last_checkpoint_note(context):
     """'the last checkpoint, iteration N, is in run/checkpoint.npz' when there is one."""
     run_dir = context.get("run_dir")
@@ -1713,16 +2286,68 @@ def crash_log(context):
     return None
 
 
+class QuietStream:
+    """stdout or stderr that nobody may be reading any more (`| head -2`, a closed
+    terminal, `>&-`): a failed write silences the stream instead of stopping the
+    run, and the stream's file descriptor goes to /dev/null so that Python's own
+    flush at exit fails no more."""
+
+    def __init__(self, stream):
+        self.stream, self.dead = stream, stream is None
+
+    def _call(self, method, *args):
+        if not self.dead:
+            try:
+                return getattr(self.stream, method)(*args)
+            except (OSError, ValueError):  # EPIPE, EBADF, EIO; ValueError: a closed file
+                self.dead = True
+                with contextlib.suppress(OSError, ValueError, AttributeError):
+                    null = os.open(os.devnull, os.O_WRONLY)
+                    os.dup2(null, self.stream.fileno())
+                    os.close(null)
+        return None
+
+    def write(self, text):
+        self._call("write", text)
+        return len(text)
+
+    def flush(self):
+        self._call("flush")
+
+    def isatty(self):
+        return bool(self._call("isatty"))
+
+    def __getattr__(self, name):  # encoding, fileno...: the stream's own
+        return getattr(self.stream, name)
+
+
+def one_line(text):
+    """Control characters (a newline in a file name) written as escapes: a message stays one line."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
+
+
+class FolderGone(Exception):
+    """The run's folder was removed or replaced while it trained: another run may own the path now."""
+
+
+class Interrupted(KeyboardInterrupt):
+    def __init__(self, signum):
+        super().__init__()
+        self.signum = signum
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
-    commands = {"train": train_main, "sample": sample_main, "evaluate": evaluate_main}
+    commands = {"train": train_main, "sample": sample_main, "evaluate": evaluate_main, "toy": toy_main}
     command = argv.pop(0) if argv and argv[0] in commands else "train"
     context = {}
+    streams = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = (s if isinstance(s, QuietStream) else QuietStream(s) for s in streams)
 
-    def terminated(signum, frame):  # before training's own handler: leave as Ctrl-C does
-        context["signal"] = signum
-        raise KeyboardInterrupt
-    previous = signal.signal(signal.SIGTERM, terminated)
+    # Outside the training loop a signal leaves at once (training's loop takes
+    # SIGINT, SIGTERM and SIGHUP over to finish its iteration and checkpoint).
+    leave = lambda signum, frame: leave_at_once(signum, note=last_checkpoint_note(context))
+    previous = {s: signal.signal(s, leave) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     code, message = 0, None
     try:
         commands[command](argv, context)
@@ -1733,6 +2358,8 @@ def main(argv=None):
     except CheckpointError as e:
         code, message = 2, (f"error: {os.path.join(context.get('run_dir', ''), CHECKPOINT)}: {e}; start a new "
                             "run with --overwrite or another --run-dir")
+    except FolderGone as e:
+        code, message = 1, f"{e}"
     except Stopped as e:
         path = os.path.join(context.get("run_dir", RUN_DIR), CHECKPOINT)
         if e.code == 1:
@@ -1743,8 +2370,8 @@ def main(argv=None):
         code = e.code
     except WriteError as e:
         code, message = 1, f"{e}; free some space or choose another folder" + last_checkpoint_note(context)
-    except KeyboardInterrupt:
-        code = 128 + context.get("signal", signal.SIGINT)
+    except KeyboardInterrupt as e:
+        code = 128 + getattr(e, "signum", signal.SIGINT)
         message = "interrupted; files already written are whole" + last_checkpoint_note(context)
     except MemoryError:
         code, message = 1, "ran out of memory; try a smaller --batch-size, --n or --samples" \
@@ -1756,11 +2383,15 @@ def main(argv=None):
                             + last_checkpoint_note(context)
                             + (f"; the details are in {log} (please send it with a bug report)" if log else ""))
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        WRITE_GUARDS.clear()
         for lock in reversed(context.get("locks", [])):
             unlock_folder(lock)
     if message is not None:
-        print(f"gan_2014.py: {message}", file=sys.stderr, flush=True)
+        print(f"gan_2014.py: {one_line(message)}", file=sys.stderr, flush=True)
+    sys.stdout.flush()
+    for s, handler in previous.items():
+        signal.signal(s, handler)
+    sys.stdout, sys.stderr = streams
     if code:
         sys.exit(code)
 

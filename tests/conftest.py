@@ -36,3 +36,11 @@ def classifier_cache(tmp_path_factory):
     the same in every test that evaluates, so the classifier is trained once."""
     return str(tmp_path_factory.mktemp("classifier-cache"))
 
+
+
+@pytest.fixture
+def no_xla(monkeypatch):
+    """Trainings in this process without XLA: its ~10 s compile is most of a short
+    run's time. For tests of folders and messages, not of the numbers."""
+    import gan_2014
+    monkeypatch.setattr(gan_2014, "JIT_COMPILE", False)

@@ -25,6 +25,9 @@ def make_tiny_mnist(path, n_train=200, n_test=50, seed=0):
     return str(path)
 
 
+NO_XLA = dict(os.environ, GAN_2014_XLA="0")  # a subprocess's trainings without XLA's ~10 s compile
+
+
 def run_script(*args, cwd, timeout=300, **kwargs):
     """Run `python gan_2014.py ARGS` as a user would; returns the CompletedProcess."""
     return subprocess.run([sys.executable, SCRIPT, *map(str, args)], cwd=cwd, capture_output=True,

@@ -11,9 +11,14 @@ import numpy as np
 import pytest
 
 import gan_2014
-from helpers import SCRIPT, make_tiny_mnist, run_script, tree
+from helpers import NO_XLA, SCRIPT, make_tiny_mnist, run_script, tree
 
 TINY = ["--epochs", "6", "--batch-size", "16", "--sample-interval", "3", "--checkpoint-interval", "3"]
+
+
+@pytest.fixture(autouse=True)
+def _no_xla(no_xla):
+    pass
 
 
 @pytest.fixture
@@ -28,8 +33,10 @@ def tiny_run(tmp_path_factory):
     """A finished TINY run (seed 2), trained once: tests copy it, never change it."""
     folder = tmp_path_factory.mktemp("tiny_run")
     make_tiny_mnist(folder / "tiny.npz")
-    gan_2014.main(["--data", str(folder / "tiny.npz"), "--seed", "2", *TINY,
-                   "--run-dir", str(folder / "run"), "--images", str(folder / "images")])
+    with pytest.MonkeyPatch.context() as mp:  # no XLA: see conftest's no_xla
+        mp.setattr(gan_2014, "JIT_COMPILE", False)
+        gan_2014.main(["--data", str(folder / "tiny.npz"), "--seed", "2", *TINY,
+                       "--run-dir", str(folder / "run"), "--images", str(folder / "images")])
     return folder
 
 
@@ -142,11 +149,11 @@ def test_a_folder_in_use_is_refused_naming_the_other_process(workdir, capsys):
 def test_two_trainings_started_on_one_folder_cannot_mix(workdir):
     first = subprocess.Popen([sys.executable, SCRIPT, "--data", "tiny.npz", "--epochs", "400", "--batch-size", "16",
                               "--log-every", "1", "--checkpoint-interval", "50"], cwd=workdir,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=NO_XLA)
     for line in first.stdout:
         if line.startswith("2 ["):
             break
-    second = run_script("--data", "tiny.npz", "--epochs", "5", "--overwrite", cwd=workdir)
+    second = run_script("--data", "tiny.npz", "--epochs", "5", "--overwrite", cwd=workdir, env=NO_XLA)
     assert second.returncode == 2
     assert f"run/ is in use by another training (process {first.pid})" in second.stderr.splitlines()[-1]
     first.send_signal(signal.SIGINT)
@@ -187,7 +194,13 @@ def test_overwrite_replaces_the_old_runs_files_in_the_run_folder(workdir, capsys
 
 def test_a_run_killed_before_its_first_checkpoint_keeps_its_history(workdir, tiny_run, capsys):
     copy_run(tiny_run, workdir)
-    os.remove(workdir / "run" / "checkpoint.npz")  # as a kill before the first checkpoint leaves it
+    # as a kill before the first checkpoint (iteration 3) leaves it: two rows, no checkpoint, no weights
+    for name in ("checkpoint.npz", "generator.weights.h5", "discriminator.weights.h5"):
+        os.remove(workdir / "run" / name)
+    gan_2014.write_history(str(workdir / "run" / "history.csv"),
+                           gan_2014.read_history(str(workdir / "run" / "history.csv"), upto=2))
+    settings = json.loads((workdir / "run" / "run.json").read_text())
+    (workdir / "run" / "run.json").write_text(json.dumps(dict(settings, checkpointed=False)))
     before = tree(workdir / "run")
     line = one_line_error(capsys, ["--data", "tiny.npz", *TINY])
     assert "already holds a run" in line and tree(workdir / "run") == before
@@ -257,7 +270,7 @@ def test_a_really_full_disk_ends_in_one_line_and_keeps_the_last_checkpoint(workd
     # a 24 MB checkpoint fits once in 40 MB; its second writing does not
     result = run_script("--data", "tiny.npz", "--epochs", "20", "--batch-size", "16", "--checkpoint-interval", "5",
                         "--sample-interval", "5", "--run-dir", small_disk / "run", "--images", small_disk / "images",
-                        cwd=workdir)
+                        cwd=workdir, env=NO_XLA)
     err = result.stderr.strip().splitlines()
     assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
     assert "No space left on device" in err[-1] and "is whole in" in err[-1], err[-1]

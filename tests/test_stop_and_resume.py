@@ -167,7 +167,7 @@ def test_truncated_or_mismatched_checkpoint_is_refused_and_left_alone(tmp_path, 
                         ([], None)]:
         if words is None:  # now a truncated file
             ckpt.write_bytes(good[: len(good) // 2])
-            words = "run/checkpoint.npz: not a readable .npz archive; start a new run with --overwrite"
+            words = "run/checkpoint.npz: not a readable .npz archive; put back a whole copy of it, or start a new run with --overwrite"
         before = ckpt.read_bytes()
         with pytest.raises(SystemExit) as exit_info:
             gan_2014.main(["--data", data, "--epochs", "4", "--batch-size", "16", "--resume", *argv])
