@@ -2179,7 +2179,7 @@ def evaluate_main(argv, context):
     return rows
 
 
-TOY_ITERATIONS = 3000
+TOY_ITERATIONS = 2000
 TOY_MOMENTS = (0.02, 0.1, 1 / 3, 1.0)  # the four panels, as fractions of the run
 
 
@@ -2225,7 +2225,7 @@ def toy_main(argv, context):
     p.add_argument("--out", default="figure1.png", type=path_value, metavar="FILE.png",
                    help="the figure (default figure1.png); the arrays go beside it as FILE.npz")
     p.add_argument("--iterations", type=positive_int, default=TOY_ITERATIONS,
-                   help=f"training iterations (default {TOY_ITERATIONS}, about half a minute on 2 CPU cores)")
+                   help=f"training iterations (default {TOY_ITERATIONS}, about 40 s on 2 CPU cores)")
     p.add_argument("--seed", type=seed_value, default=0, help="random seed (default 0)")
     args = p.parse_args(argv)
     if not args.out.lower().endswith(".png"):
