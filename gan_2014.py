@@ -2236,7 +2236,7 @@ def toy_main(argv, context):
             raise UsageError(f"--out {args.out}: {path} is not a regular file; give another name")
     check_writable_dir(os.path.dirname(os.path.abspath(args.out)), "--out")
     keras.utils.set_random_seed(args.seed)
-    gan = ToyGAN(seed=args.seed)
+    gan = ToyGAN(seed=args.seed, jit_compile=JIT_COMPILE)
     data = np.random.default_rng(args.seed).normal(ToyGAN.data_mean, ToyGAN.data_std, (20000, 1))
     x_train = tf.convert_to_tensor(data.astype(np.float32))
     x = np.linspace(-1.0, 3.0, 400)
