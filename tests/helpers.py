@@ -1,5 +1,6 @@
 """What several test files use: tiny MNIST-shaped data, running the script as a
 user would, and checking a PNG."""
+import json
 import os
 import stat
 import subprocess
@@ -59,3 +60,24 @@ def tree(folder):
             else:
                 out[os.path.relpath(path, folder)] = f"<{stat.S_IFMT(os.lstat(path).st_mode):o}>"
     return out
+
+
+def train_without_xla(argv):
+    """gan_2014.main(argv) with XLA off, for a module's shared run (conftest's
+    no_xla does the same for one test)."""
+    import gan_2014
+    saved, gan_2014.JIT_COMPILE = gan_2014.JIT_COMPILE, False
+    try:
+        gan_2014.main(argv)
+    finally:
+        gan_2014.JIT_COMPILE = saved
+
+
+def strip_identity(path):
+    """A checkpoint as gan_2014 wrote it before 2026-11-28: no run id, settings or first row."""
+    with np.load(path) as f:
+        arrays = {k: f[k] for k in f.files}
+    meta = json.loads(str(arrays["meta"]))
+    arrays["meta"] = np.array(json.dumps({k: v for k, v in meta.items()
+                                          if k not in ("run_id", "settings", "first_row")}))
+    np.savez(path, **arrays)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import gan_2014
-from helpers import ROOT, make_tiny_mnist, run_script, tree
+from helpers import ROOT, make_tiny_mnist, run_script, strip_identity, train_without_xla, tree
 
 BIG = str(2 ** 70)
 
@@ -229,9 +229,7 @@ def finished_run(tmp_path_factory):
     """A 4-iteration run to copy and damage."""
     folder = tmp_path_factory.mktemp("finished")
     data = make_tiny_mnist(folder / "tiny.npz")
-    with pytest.MonkeyPatch.context() as mp:  # no XLA: see conftest's no_xla
-        mp.setattr(gan_2014, "JIT_COMPILE", False)
-        gan_2014.main(["--data", data, "--epochs", "4", "--batch-size", "16", "--seed", "1",
+    train_without_xla(["--data", data, "--epochs", "4", "--batch-size", "16", "--seed", "1",
                        "--images", str(folder / "images"), "--run-dir", str(folder / "run")])
     return folder
 
@@ -290,16 +288,6 @@ RUN_EDITS = [
         os.remove(r / "run.json"), strip_identity(r / "checkpoint.npz")),
      "run/run.json is missing and its checkpoint has no copy"),
 ]
-
-
-def strip_identity(path):
-    """The checkpoint as gan_2014 wrote it before 2026-11-28: no run id, settings or first row."""
-    with np.load(path) as f:
-        arrays = {k: f[k] for k in f.files}
-    meta = json.loads(str(arrays["meta"]))
-    arrays["meta"] = np.array(json.dumps({k: v for k, v in meta.items()
-                                          if k not in ("run_id", "settings", "first_row")}))
-    np.savez(path, **arrays)
 
 
 @pytest.mark.parametrize("name, damage, words", RUN_EDITS, ids=[c[0] for c in RUN_EDITS])

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 import gan_2014
-from helpers import NO_XLA, SCRIPT, make_tiny_mnist, run_script, tree
+from helpers import NO_XLA, SCRIPT, make_tiny_mnist, run_script, strip_identity, train_without_xla, tree
 
 TINY = ["--epochs", "6", "--batch-size", "16", "--sample-interval", "3", "--checkpoint-interval", "3"]
 
@@ -35,10 +35,8 @@ def runs(tmp_path_factory):
     """Two finished TINY runs, A (seed 2, with a best/ generator) and B (seed 3), on the same data."""
     folder = tmp_path_factory.mktemp("runs")
     make_tiny_mnist(folder / "tiny.npz")
-    with pytest.MonkeyPatch.context() as mp:  # no XLA: see conftest's no_xla
-        mp.setattr(gan_2014, "JIT_COMPILE", False)
-        for name, seed in (("A", "2"), ("B", "3")):
-            gan_2014.main(["--data", str(folder / "tiny.npz"), "--seed", seed, *TINY, "--eval-every", "3",
+    for name, seed in (("A", "2"), ("B", "3")):
+        train_without_xla(["--data", str(folder / "tiny.npz"), "--seed", seed, *TINY, "--eval-every", "3",
                            "--run-dir", str(folder / name / "run"), "--images", str(folder / name / "images")])
     return folder
 
@@ -78,16 +76,6 @@ def succeeds(capsys, argv):
 
 def history_iterations(folder):
     return [r[0] for r in gan_2014.read_history(str(folder / "run" / "history.csv"), upto=10 ** 9)]
-
-
-def strip_identity(path):
-    """A checkpoint as gan_2014 wrote it before 2026-11-28: no run id, settings or first row."""
-    with np.load(path) as f:
-        arrays = {k: f[k] for k in f.files}
-    meta = json.loads(str(arrays["meta"]))
-    arrays["meta"] = np.array(json.dumps({k: v for k, v in meta.items()
-                                          if k not in ("run_id", "settings", "first_row")}))
-    np.savez(path, **arrays)
 
 
 def move_away(*names):

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import gan_2014
-from helpers import NO_XLA, SCRIPT, make_tiny_mnist, run_script, tree
+from helpers import NO_XLA, SCRIPT, make_tiny_mnist, run_script, train_without_xla, tree
 
 TINY = ["--epochs", "6", "--batch-size", "16", "--sample-interval", "3", "--checkpoint-interval", "3"]
 
@@ -33,9 +33,7 @@ def tiny_run(tmp_path_factory):
     """A finished TINY run (seed 2), trained once: tests copy it, never change it."""
     folder = tmp_path_factory.mktemp("tiny_run")
     make_tiny_mnist(folder / "tiny.npz")
-    with pytest.MonkeyPatch.context() as mp:  # no XLA: see conftest's no_xla
-        mp.setattr(gan_2014, "JIT_COMPILE", False)
-        gan_2014.main(["--data", str(folder / "tiny.npz"), "--seed", "2", *TINY,
+    train_without_xla(["--data", str(folder / "tiny.npz"), "--seed", "2", *TINY,
                        "--run-dir", str(folder / "run"), "--images", str(folder / "images")])
     return folder
 
