@@ -31,7 +31,8 @@ def main():
     p.add_argument("snapshots", nargs="*", help="folders holding a checkpoint.npz or a generator.weights.h5")
     p.add_argument("--data", required=True, help="the full MNIST .npz (the authors' sigma digits need 51,000)")
     p.add_argument("--history", help="the run's history.csv, for its held-out curve")
-    p.add_argument("--csv", help="append 'updates,test_ll,se,sigma' lines here (read back for the plot)")
+    p.add_argument("--csv", help="append 'updates,test_ll,se,sigma' lines here (read back for the plot); "
+                   "benchmarks/parzen-paper-seed0.csv holds the seed-0 run's")
     p.add_argument("--out", help="the plot to write (PNG)")
     p.add_argument("--label", default="--arch paper, seed 0")
     args = p.parse_args()
@@ -51,8 +52,9 @@ def main():
     if args.csv:
         with open(args.csv, "a") as f:
             f.writelines(f"{u},{ll:.2f},{se:.2f},{s:.3f}\n" for u, ll, se, s in rows)
-        with open(args.csv) as f:
-            rows = sorted({int(r[0]): (int(r[0]), *map(float, r[1:])) for r in csv.reader(f)}.values())
+        with open(args.csv) as f:  # an empty field: not recorded (the SE of some early points)
+            rows = sorted({int(r[0]): (int(r[0]), *(float(v) if v else np.nan for v in r[1:]))
+                           for r in csv.reader(f) if r}.values())
     if args.out:
         plot(rows, args.history, args.out, args.label)
 
@@ -71,8 +73,8 @@ def plot(rows, history, out, label):
             ax.plot(h[:, 0], h[:, 7], ".-", color="tab:purple", alpha=0.6, ms=4,
                     label="held-out digits 51,000-52,999 (--eval-every; chooses run/best/)")
     r = np.array([row for row in rows if row[0] is not None], dtype=float)
-    ax.errorbar(r[:, 0], r[:, 1], yerr=r[:, 2], fmt="o-", color="tab:blue", ms=4, capsize=2,
-                label=f"test digits ({label})")
+    ax.errorbar(r[:, 0], r[:, 1], yerr=np.nan_to_num(r[:, 2]), fmt="o-", color="tab:blue", ms=4, capsize=2,
+                label=f"test digits ({label}; SE 1.4-2.3)")
     ax.set_xlabel("updates (iterations)")
     ax.set_ylabel("Parzen log-likelihood (nats)")
     ax.set_title("MNIST test Parzen LL, 10,000 samples, sigma on digits 50,000-50,999")

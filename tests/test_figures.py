@@ -129,17 +129,19 @@ def test_loss_and_d_steps_are_kept_by_the_run_and_refused_where_they_do_not_fit(
         assert exit_info.value.code == 2 and len(err) == 1 and words in err[0], err
 
 
-def test_figure_1_from_a_real_run_ends_with_d_near_d_star_and_p_g_near_p_data(tmp_path, capsys):
-    """The paper's Figure 1: a real 1-D run with gan.py's loop (default length),
-    D close to the optimal D* = p_data / (p_data + p_g) where the densities have
-    mass at the last moment, and p_g closer to p_data at each moment."""
-    gan_2014.main(["toy", "--out", str(tmp_path / "fig1.png")])
+def test_figure_1_from_a_real_run_brings_d_to_d_star_and_p_g_to_p_data(tmp_path, capsys):
+    """The paper's Figure 1: a real 1-D run with gan.py's loop (600 iterations: the
+    default 2,000's figures are the README's, measured by its command), D nearer
+    the optimal D* = p_data / (p_data + p_g) where the densities have mass and
+    p_g nearer p_data at each moment (seed 0: |D - D*| 0.48, 0.36, 0.20, 0.11)."""
+    gan_2014.main(["toy", "--iterations", "600", "--out", str(tmp_path / "fig1.png")])
     out = np.load(tmp_path / "fig1.npz")
     assert out["p_g"].shape == out["d_star"].shape == (4, len(out["x"]))
+    assert list(out["iterations"]) == [12, 60, 200, 600]
     figures = [gan_2014.toy_figures(out["x"], *(out[k][m] for k in ("p_data", "p_g", "d", "d_star")))
                for m in range(4)]
     gap, tv = zip(*figures)
-    assert gap[-1] < 0.1, figures
-    assert all(a > b for a, b in zip(tv, tv[1:])), figures
+    assert gap[-1] < 0.15, figures
+    assert all(a > b for a, b in zip(gap, gap[1:])) and all(a > b for a, b in zip(tv, tv[1:])), figures
     assert os.path.getsize(tmp_path / "fig1.png") > 10000
     assert "(d)" in capsys.readouterr().out

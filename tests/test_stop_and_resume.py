@@ -1,4 +1,9 @@
-"""Training you can stop and resume: checkpoints, --resume, signals, kill -9, divergence."""
+"""Training you can stop and resume: checkpoints, --resume, signals, kill -9, divergence.
+
+Without XLA (its ~10 s compile per process was most of this file's time): what
+a checkpoint must hold to continue a run exactly does not depend on the
+compiler. The resume of a compiled run is test_paper_arch.py's, whose update
+is always compiled; the same seed's losses under XLA are test_determinism.py's."""
 import csv
 import json
 import os
@@ -10,7 +15,12 @@ import numpy as np
 import pytest
 
 import gan_2014
-from helpers import SCRIPT, make_tiny_mnist, run_script
+from helpers import NO_XLA, SCRIPT, make_tiny_mnist, run_script, train_without_xla
+
+@pytest.fixture(autouse=True)
+def _no_xla(no_xla):
+    pass
+
 
 COMMON = ["--batch-size", "16", "--seed", "5", "--checkpoint-interval", "10", "--sample-interval", "10"]
 
@@ -33,8 +43,8 @@ class Uninterrupted:
         if epochs not in self.runs:
             where = self.folder / str(epochs)
             where.mkdir()
-            result = run_script("--data", self.data, *COMMON, "--epochs", epochs, cwd=where)
-            assert result.returncode == 0, result.stderr
+            train_without_xla(["--data", self.data, *COMMON, "--epochs", str(epochs),
+                               "--run-dir", str(where / "run"), "--images", str(where / "images")])
             self.runs[epochs] = where
         return self.runs[epochs]
 
@@ -48,7 +58,7 @@ def start(folder, data, *extra):
     """A training that would run far longer than any test waits: only a signal ends it."""
     return subprocess.Popen([sys.executable, SCRIPT, "--data", data, *COMMON, "--epochs", "100000",
                              "--log-every", "1", *extra],
-                            cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=NO_XLA)
 
 
 def wait_for_iteration(proc, n):
@@ -63,12 +73,13 @@ def checkpoint_iteration(folder):
         return json.loads(str(ckpt["meta"]))["iteration"]
 
 
-def resume_and_compare(folder, uninterrupted, saved):
-    """Resume to a whole number of grids past the checkpoint; the history and every
-    grid (the run's fixed noise, through the checkpoint) must be the uninterrupted run's."""
+def resume_and_compare(folder, uninterrupted, saved, monkeypatch):
+    """Resume (in this process: a new process's start-up proves nothing more) to a
+    whole number of grids past the checkpoint; the history and every grid (the
+    run's fixed noise, through the checkpoint) must be the uninterrupted run's."""
     epochs = max(40, (saved // 10 + 2) * 10)
-    resumed = run_script("--data", uninterrupted.data, *COMMON, "--epochs", epochs, "--resume", cwd=folder)
-    assert resumed.returncode == 0, resumed.stderr
+    monkeypatch.chdir(folder)
+    gan_2014.main(["--data", uninterrupted.data, *COMMON, "--epochs", str(epochs), "--resume"])
     whole = uninterrupted(epochs)
     assert history(folder) == history(whole)
     grids = sorted(gan_2014.grid_files(folder / "images"))
@@ -78,18 +89,20 @@ def resume_and_compare(folder, uninterrupted, saved):
         assert (folder / "images" / name).read_bytes() == (whole / "images" / name).read_bytes(), name
 
 
-def test_sigkill_loses_at_most_a_checkpoint_interval_and_resume_finishes_identically(tmp_path, uninterrupted):
+def test_sigkill_loses_at_most_a_checkpoint_interval_and_resume_finishes_identically(tmp_path, uninterrupted,
+                                                                                   monkeypatch):
     proc = start(tmp_path, uninterrupted.data)
     wait_for_iteration(proc, 25)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     saved = checkpoint_iteration(tmp_path)  # the last good checkpoint is whole
     assert saved >= 20 and saved % 10 == 0  # iteration 25 was done: at most one interval lost
-    resume_and_compare(tmp_path, uninterrupted, saved)
+    resume_and_compare(tmp_path, uninterrupted, saved, monkeypatch)
 
 
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_signal_finishes_the_iteration_checkpoints_and_says_how_to_resume(tmp_path, uninterrupted, sig, code):
+def test_signal_finishes_the_iteration_checkpoints_and_says_how_to_resume(tmp_path, uninterrupted, sig, code,
+                                                                         monkeypatch):
     proc = start(tmp_path, uninterrupted.data)
     wait_for_iteration(proc, 3)
     proc.send_signal(sig)
@@ -101,7 +114,7 @@ def test_signal_finishes_the_iteration_checkpoints_and_says_how_to_resume(tmp_pa
     assert saved >= 3 and int(rows[-1][0]) == saved
     assert f"stopped by {signal.Signals(sig).name} after iteration {saved}" in err
     if sig == signal.SIGTERM:  # and the run goes on from there as if never stopped
-        resume_and_compare(tmp_path, uninterrupted, saved)
+        resume_and_compare(tmp_path, uninterrupted, saved, monkeypatch)
 
 
 def resumed_after_five(tmp_path, tiny_data, tamper):
