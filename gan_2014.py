@@ -817,6 +817,8 @@ def atomic_write(path, write, needs=None):
     try:
         fd, tmp = tempfile.mkstemp(prefix=f"{TMP_PREFIX}{name}-", suffix=ext, dir=folder)
     except OSError as e:
+        for guard in WRITE_GUARDS:  # the folder itself removed or replaced: say that, not "disk full"
+            guard()
         raise WriteError(path, e.strerror or e, needs) from None
     os.close(fd)
     umask = os.umask(0)
@@ -834,6 +836,8 @@ def atomic_write(path, write, needs=None):
         if os.path.exists(tmp):
             os.remove(tmp)
         if isinstance(e, OSError):
+            for guard in WRITE_GUARDS:  # a write that failed because its folder was removed or replaced
+                guard()
             raise WriteError(path, e.strerror or str(e).splitlines()[0], needs) from None
         raise
     finally:
