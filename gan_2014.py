@@ -814,17 +814,13 @@ def atomic_write(path, write, needs=None):
     A failure leaves `path` as it was and raises WriteError."""
     folder, name = os.path.split(os.path.abspath(path))
     ext = ".weights.h5" if name.endswith(".weights.h5") else os.path.splitext(name)[1]  # Keras checks it
+    tmp = None
     try:
         fd, tmp = tempfile.mkstemp(prefix=f"{TMP_PREFIX}{name}-", suffix=ext, dir=folder)
-    except OSError as e:
-        for guard in WRITE_GUARDS:  # the folder itself removed or replaced: say that, not "disk full"
-            guard()
-        raise WriteError(path, e.strerror or e, needs) from None
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    PENDING.add(tmp)
-    try:
+        os.close(fd)
+        PENDING.add(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp's files are private; ours are ordinary files
         write(tmp)
         with open(tmp, "rb") as f:
@@ -833,10 +829,12 @@ def atomic_write(path, write, needs=None):
             guard()
         os.replace(tmp, path)
     except BaseException as e:
-        if os.path.exists(tmp):
+        if tmp is not None and os.path.exists(tmp):
             os.remove(tmp)
         if isinstance(e, OSError):
-            for guard in WRITE_GUARDS:  # a write that failed because its folder was removed or replaced
+            # A write that failed because its folder was removed or replaced says
+            # so (the guards raise), not "free some space".
+            for guard in WRITE_GUARDS:
                 guard()
             raise WriteError(path, e.strerror or str(e).splitlines()[0], needs) from None
         raise

@@ -34,7 +34,7 @@ def main():
     p.add_argument("--csv", help="append 'updates,test_ll,se,sigma' lines here (read back for the plot); "
                    "benchmarks/parzen-paper-seed0.csv holds the seed-0 run's")
     p.add_argument("--out", help="the plot to write (PNG)")
-    p.add_argument("--label", default="--arch paper, seed 0")
+    p.add_argument("--label", default="--arch paper, seed 0; SE 1.4-2.3")
     args = p.parse_args()
 
     (x_train, _), (x_test, _) = gan_2014.load_mnist(args.data)
@@ -74,7 +74,7 @@ def plot(rows, history, out, label):
                     label="held-out digits 51,000-52,999 (--eval-every; chooses run/best/)")
     r = np.array([row for row in rows if row[0] is not None], dtype=float)
     ax.errorbar(r[:, 0], r[:, 1], yerr=np.nan_to_num(r[:, 2]), fmt="o-", color="tab:blue", ms=4, capsize=2,
-                label=f"test digits ({label}; SE 1.4-2.3)")
+                label=f"test digits ({label})")
     ax.set_xlabel("updates (iterations)")
     ax.set_ylabel("Parzen log-likelihood (nats)")
     ax.set_title("MNIST test Parzen LL, 10,000 samples, sigma on digits 50,000-50,999")

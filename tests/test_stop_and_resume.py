@@ -17,6 +17,7 @@ import pytest
 import gan_2014
 from helpers import NO_XLA, SCRIPT, make_tiny_mnist, run_script, train_without_xla
 
+
 @pytest.fixture(autouse=True)
 def _no_xla(no_xla):
     pass
