@@ -35,6 +35,9 @@ def main():
                    "benchmarks/parzen-paper-seed0.csv holds the seed-0 run's")
     p.add_argument("--out", help="the plot to write (PNG)")
     p.add_argument("--label", default="--arch paper, seed 0; SE 1.4-2.3")
+    p.add_argument("--other-csv", help="another run's 'updates,test_ll,se,sigma' lines, drawn in grey beside it "
+                   "(benchmarks/parzen-paper-seed0-first-continuation.csv: the same run continued on another machine)")
+    p.add_argument("--other-label", default="the same run from update 170,080, continued on another machine")
     args = p.parse_args()
 
     (x_train, _), (x_test, _) = gan_2014.load_mnist(args.data)
@@ -52,14 +55,20 @@ def main():
     if args.csv:
         with open(args.csv, "a") as f:
             f.writelines(f"{u},{ll:.2f},{se:.2f},{s:.3f}\n" for u, ll, se, s in rows)
-        with open(args.csv) as f:  # an empty field: not recorded (the SE of some early points)
-            rows = sorted({int(r[0]): (int(r[0]), *(float(v) if v else np.nan for v in r[1:]))
-                           for r in csv.reader(f) if r}.values())
+        rows = read_rows(args.csv)
+    other = read_rows(args.other_csv) if args.other_csv else []
     if args.out:
-        plot(rows, args.history, args.out, args.label)
+        plot(rows, args.history, args.out, args.label, other, args.other_label)
 
 
-def plot(rows, history, out, label):
+def read_rows(path):
+    """The sorted (updates, test_ll, se, sigma) rows of a CSV; an empty field is NaN (not recorded)."""
+    with open(path) as f:
+        return sorted({int(r[0]): (int(r[0]), *(float(v) if v else np.nan for v in r[1:]))
+                       for r in csv.reader(f) if r}.values())
+
+
+def plot(rows, history, out, label, other=(), other_label=""):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -72,9 +81,11 @@ def plot(rows, history, out, label):
         if len(h):
             ax.plot(h[:, 0], h[:, 7], ".-", color="tab:purple", alpha=0.6, ms=4,
                     label="held-out digits 51,000-52,999 (--eval-every; chooses run/best/)")
-    r = np.array([row for row in rows if row[0] is not None], dtype=float)
-    ax.errorbar(r[:, 0], r[:, 1], yerr=np.nan_to_num(r[:, 2]), fmt="o-", color="tab:blue", ms=4, capsize=2,
-                label=f"test digits ({label})")
+    for series, color, name in ((other, "tab:gray", other_label), (rows, "tab:blue", label)):
+        r = np.array([row for row in series if row[0] is not None], dtype=float).reshape(-1, 4)
+        if len(r):
+            ax.errorbar(r[:, 0], r[:, 1], yerr=np.nan_to_num(r[:, 2]), fmt="o-", color=color, ms=4, capsize=2,
+                        label=f"test digits ({name})")
     ax.set_xlabel("updates (iterations)")
     ax.set_ylabel("Parzen log-likelihood (nats)")
     ax.set_title("MNIST test Parzen LL, 10,000 samples, sigma on digits 50,000-50,999")
