@@ -39,6 +39,10 @@ def main():
                    "(benchmarks/parzen-paper-seed0-first-continuation.csv: the same run continued on another machine)")
     p.add_argument("--other-label", default="the same run from update 170,080, continued on another machine")
     args = p.parse_args()
+    # Read the CSVs before minutes of evaluation, so a bad one costs nothing and gets nothing appended.
+    other = read_rows(args.other_csv) if args.other_csv else []
+    if args.csv and os.path.exists(args.csv):
+        read_rows(args.csv)
 
     (x_train, _), (x_test, _) = gan_2014.load_mnist(args.data)
     if len(x_train) < 51000:
@@ -53,19 +57,24 @@ def main():
         rows.append((updates, ll, se, sigma))
         print(f"{updates},{ll:.2f},{se:.2f},{sigma:.3f}", flush=True)
     if args.csv:
-        with open(args.csv, "a") as f:
-            f.writelines(f"{u},{ll:.2f},{se:.2f},{s:.3f}\n" for u, ll, se, s in rows)
+        with open(args.csv, "a") as f:  # a weights file has no update count: it has no place on the curve
+            f.writelines(f"{u},{ll:.2f},{se:.2f},{s:.3f}\n" for u, ll, se, s in rows if u is not None)
         rows = read_rows(args.csv)
-    other = read_rows(args.other_csv) if args.other_csv else []
     if args.out:
         plot(rows, args.history, args.out, args.label, other, args.other_label)
 
 
 def read_rows(path):
     """The sorted (updates, test_ll, se, sigma) rows of a CSV; an empty field is NaN (not recorded)."""
-    with open(path) as f:
-        return sorted({int(r[0]): (int(r[0]), *(float(v) if v else np.nan for v in r[1:]))
-                       for r in csv.reader(f) if r}.values())
+    try:
+        with open(path) as f:
+            rows = [r for r in csv.reader(f) if r]
+        if any(len(r) != 4 for r in rows):
+            raise ValueError("a line without 4 fields")
+        return sorted({int(r[0]): (int(r[0]), *(float(v) if v else np.nan for v in r[1:])) for r in rows}.values())
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        sys.exit(f"parzen_curve.py: {path} is not a readable 'updates,test_ll,se,sigma' CSV ({e}); "
+                 "give one written by this script, as benchmarks/parzen-paper-seed0.csv")
 
 
 def plot(rows, history, out, label, other=(), other_label=""):
