@@ -96,6 +96,8 @@ def plot(rows, history, out, label, other=(), other_label=""):
             ax.errorbar(r[:, 0], r[:, 1], yerr=np.nan_to_num(r[:, 2]), fmt="o-", color=color, ms=4, capsize=2,
                         label=f"test digits ({name})")
     ax.set_xlabel("updates (iterations)")
+    # thousands separators: past 1e6 updates matplotlib would switch the axis to an offset "1e6"
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda x, _: f"{x:,.0f}"))
     ax.set_ylabel("Parzen log-likelihood (nats)")
     ax.set_title("MNIST test Parzen LL, 10,000 samples, sigma on digits 50,000-50,999")
     ax.grid(alpha=0.3)
