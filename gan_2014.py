@@ -1333,29 +1333,75 @@ def build_classifier():
 
 
 CLASSIFIER_EPOCHS = 8  # 98.8% test accuracy on mnist-24k.npz (98.4% after 4)
+CLASSIFIER_RECIPE = "conv32-pool-conv64-pool-drop0.3-dense128-dense10 adam batch=128 epochs={} seed=0"
+# The classifier of the full MNIST, trained by this recipe and shipped, so the
+# first `evaluate` on that data needs no training: pretrained/README.md says how
+# it was made. Found by the key of the data it judges, checked by its sha256.
+SHIPPED_CLASSIFIER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pretrained",
+                                  "mnist-classifier.weights.h5")
+SHIPPED_CLASSIFIER_KEY = "01670338e5ac5446"  # classifier_key() of the full MNIST's 60,000 training digits
+SHIPPED_CLASSIFIER_SHA256 = "8f1192ba4658b6edc1a8fc358a0802dd6d80440d2867e11e996c392c9c37ff85"
+
+
+def classifier_key(x_train, y_train, epochs=CLASSIFIER_EPOCHS):
+    """The classifier's identity: its training digits, their labels and the recipe."""
+    recipe = CLASSIFIER_RECIPE.format(epochs).encode()
+    return hashlib.sha256(x_train.tobytes() + np.asarray(y_train, np.int64).tobytes() + recipe).hexdigest()[:16]
+
+
+def file_sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def shipped_classifier(key):
+    """The shipped classifier if `key` is the data it was trained on and the file
+    is the one shipped; else None (and a line saying why, if the file is not)."""
+    if key != SHIPPED_CLASSIFIER_KEY:
+        return None
+    where = os.path.relpath(SHIPPED_CLASSIFIER)
+    try:
+        whole = file_sha256(SHIPPED_CLASSIFIER) == SHIPPED_CLASSIFIER_SHA256
+    except OSError as e:
+        whole, why = False, f"cannot be read: {e.strerror or e}"
+    else:
+        why = "is not the shipped file (its sha256 differs)"
+    if not whole:
+        print(one_line(f"gan_2014: the shipped classifier {where} {why}; training one instead"), flush=True)
+        return None
+    model = build_classifier()
+    model.load_weights(SHIPPED_CLASSIFIER)
+    return model
 
 
 def load_or_train_classifier(x_train, y_train, x_test, y_test, cache_dir, epochs=CLASSIFIER_EPOCHS):
-    """The classifier for this data: trained once, cached under a key made from
-    the data and the recipe, so another file (or recipe) trains its own.
-    Returns (model, test accuracy)."""
-    recipe = f"conv32-pool-conv64-pool-drop0.3-dense128-dense10 adam batch=128 epochs={epochs} seed=0".encode()
-    key = hashlib.sha256(x_train.tobytes() + np.asarray(y_train, np.int64).tobytes() + recipe).hexdigest()[:16]
+    """The classifier for this data: the shipped one for the full MNIST; else
+    trained once and cached under a key made from the data and the recipe, so
+    another file (or recipe) trains its own. Returns (model, test accuracy, where
+    it came from)."""
+    key = classifier_key(x_train, y_train, epochs)
     path = os.path.join(cache_dir, f"classifier-{key}.keras")
     x01_test = (x_test.astype(np.float32) / 255.0)[..., None]
+    accuracy = lambda m: float(np.mean(np.argmax(m.predict(x01_test, verbose=0), 1) == y_test))
+    model = shipped_classifier(key)  # the key holds the recipe: another recipe trains its own
+    if model is not None:
+        return model, accuracy(model), f"shipped in {os.path.relpath(SHIPPED_CLASSIFIER)}, trained on this x_train"
     if os.path.exists(path):
         try:
             model = keras.saving.load_model(path)
         except Exception:
             model = None  # a damaged cache entry is retrained, not trusted
         if model is not None:
-            return model, float(np.mean(np.argmax(model.predict(x01_test, verbose=0), 1) == y_test))
+            return model, accuracy(model), f"trained on x_train, cached in {path}"
     # 49-85 s an epoch of 60,000 digits, measured on 2 CPU cores that a training shared
     low, high = (len(x_train) * epochs / 60000 * s / 60 for s in (49, 85))
     took = "under a minute" if high < 1 else f"about {max(1, round(low))}-{max(1, round(high))} min"
     print(f"gan_2014: training a small MNIST classifier for the classifier figures ({epochs} epochs on "
-          f"{len(x_train):,} digits, {took} on 2 CPU cores); this happens once for this data: "
-          f"it is cached in {path}", flush=True)
+          f"{len(x_train):,} digits, {took} on 2 CPU cores); this happens once for this data "
+          f"(only the full MNIST has a shipped one): it is cached in {path}", flush=True)
     keras.utils.set_random_seed(0)
     model = build_classifier()
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
@@ -1366,7 +1412,7 @@ def load_or_train_classifier(x_train, y_train, x_test, y_test, cache_dir, epochs
         atomic_write(path, model.save)
     except (OSError, WriteError) as e:
         print(f"gan_2014: could not cache the classifier in {cache_dir} ({e})", file=sys.stderr)
-    return model, float(np.mean(np.argmax(model.predict(x01_test, verbose=0), 1) == y_test))
+    return model, accuracy(model), "trained on x_train"
 
 
 def frechet_distance(f1, f2):
@@ -1444,8 +1490,15 @@ def describe_generator(weights):
             return "checkpoint", checkpoint, meta["arch"], meta["latent_dim"]
         path = os.path.join(weights, "generator.weights.h5")
         if kind_of(path) != "file":
+            try:
+                names = os.listdir(weights)
+            except OSError:
+                names = []
+            held = sorted(n for n in names if n.endswith(".weights.h5")
+                          and generator_layout(os.path.join(weights, n)) is not None)
             raise UsageError(f"--weights {weights}: no {CHECKPOINT} or generator weights at {path}; "
-                             + WEIGHTS_WANTED)
+                             + (f"it holds the generator file(s) {', '.join(held)}: pass one, as --weights "
+                                f"{os.path.join(weights, held[0])}" if held else WEIGHTS_WANTED))
     elif kind == "file":
         path = weights
     elif kind == "missing":
@@ -1453,16 +1506,24 @@ def describe_generator(weights):
     else:
         raise UsageError(f"--weights {weights}: not a regular file (a pipe, a device or a broken link); "
                          + WEIGHTS_WANTED)
-    not_ours = UsageError(f"--weights {path}: not a generator weights file of gan_2014 "
-                          "(expected a generator.weights.h5 that training wrote)")
+    layout = generator_layout(path)
+    if layout is None:
+        raise UsageError(f"--weights {path}: not a generator weights file of gan_2014 "
+                         "(expected a generator.weights.h5 that training wrote)")
+    return ("weights", path, *layout)
+
+
+def generator_layout(path):
+    """(arch, latent_dim) of a generator weights file, told by its first layer's
+    shape, or None for any other file."""
     try:
         kernel = h5_layout(path)["layers/dense/vars/0"]  # the first Dense layer: (latent_dim, units)
     except Exception:
-        raise not_ours from None
+        return None
     units = {cls.first_layer: name for name, cls in ARCHS.items()}
     if len(kernel) != 2 or kernel[1] not in units:
-        raise not_ours
-    return "weights", path, units[kernel[1]], int(kernel[0])
+        return None
+    return units[kernel[1]], int(kernel[0])
 
 
 def load_generator(found):
@@ -1588,8 +1649,9 @@ def train_parser():
         "not a pass over the data."),
         usage=USAGE,
         epilog=("other commands: `python gan_2014.py sample --help` (new digits from a trained "
-                "generator) and `python gan_2014.py evaluate --help` (the paper's Parzen-window "
-                "figure and classifier figures). With --resume, the run's own settings are read "
+                "generator; the paper's Figures 2 and 3), `python gan_2014.py evaluate --help` (the "
+                "paper's Parzen-window figure and classifier figures) and `python gan_2014.py toy "
+                "--help` (the paper's Figure 1 from a 1-D run). With --resume, the run's own settings are read "
                 "from its run.json; only --epochs (to train further), the interval options and "
                 "--eval-every may differ."))
     p.add_argument("--epochs", type=positive_int, help=(
@@ -1987,6 +2049,10 @@ def train_main(argv, context):
                    + ("" if settings["d_steps"] == D_STEPS else f", {settings['d_steps']} D steps per G step")
                    + (f", held-out estimate every {settings['eval_every']} on {monitored}" if monitor else "")
                    + resumed), flush=True)
+    if model_class is PaperGAN and settings["batch_size"] != PaperGAN.batch_size:
+        print(f"gan_2014: note: the authors trained with batch {PaperGAN.batch_size}, and mnist.yaml's learning "
+              f"rate and momentum are set for it; batch {settings['batch_size']} is not their model's training",
+              flush=True)
     t = time.perf_counter()
     gan.train(model_class.from_pixels(x_train), epochs=settings["epochs"], batch_size=settings["batch_size"],
               sample_interval=settings["sample_interval"], images=images, run_dir=run_dir,
@@ -2148,22 +2214,26 @@ def evaluate_main(argv, context):
         which = (f"training digits {valid.start:,}-{n - 1:,} (the last {n - valid.start:,}: "
                  f"this data has {n:,} training digits, fewer than the 51,000 the authors' choice needs)")
     x_valid, x_test01 = to01(x_train[valid]), to01(x_test)
-    classifier, accuracy = load_or_train_classifier(x_train, y_train, x_test, y_test, args.cache)
+    # The paper's figure first, as soon as it is computed: the classifier may have to train.
+    samples = generate(gan, args.samples, args.seed)
+    name = f"generator ({args.samples:,} samples)"
+    ll, se, sigma = parzen_evaluate(samples, x_valid, x_test01)
+    print(f"Parzen window: the {len(x_test):,} test digits' mean log-likelihood ± standard error; "
+          f"sigma chosen from numpy.logspace(-1, 0, 10) on {which}.")
+    print(f"{name}: Parzen LL {ll:.1f} ± {se:.1f} (sigma {sigma:.3f}), "
+          f"in {time.perf_counter() - t0:.0f} s", flush=True)
+
+    classifier, accuracy, where = load_or_train_classifier(x_train, y_train, x_test, y_test, args.cache)
     judge = keras.Model(classifier.inputs, [classifier.get_layer("features").output, classifier.outputs[0]])
     test_figures = classifier_figures(judge, x_test01)
     test_features = test_figures["features"].astype(np.float64)
-
-    rows = []
-    for name, samples in [(f"generator ({args.samples:,} samples)", generate(gan, args.samples, args.seed)),
-                          (f"real training digits (first {min(args.samples, n):,})", to01(x_train[:args.samples]))]:
-        ll, se, sigma = parzen_evaluate(samples, x_valid, x_test01)
-        figures = classifier_figures(judge, samples, test_features)
-        rows.append((name, ll, se, sigma, figures))
+    rows = [(name, ll, se, sigma, classifier_figures(judge, samples, test_features))]
+    real = to01(x_train[:args.samples])
+    rows.append((f"real training digits (first {min(args.samples, n):,})", *parzen_evaluate(real, x_valid, x_test01),
+                 classifier_figures(judge, real, test_features)))
     seconds = time.perf_counter() - t0
 
-    print(f"Parzen window: the {len(x_test):,} test digits' mean log-likelihood ± standard error; "
-          f"sigma chosen from numpy.logspace(-1, 0, 10) on {which}.")
-    print(f"Classifier: a small convnet trained on x_train ({100 * accuracy:.2f}% test accuracy); "
+    print(f"\nClassifier: a small convnet, {where} ({100 * accuracy:.2f}% test accuracy); "
           "digits covered = classes with at least 1% of the samples.")
     print()
     print(f"{'':38} {'Parzen LL ± SE':>16} {'sigma':>6} {'digits':>7} {'KL(hist‖U)':>11} "
@@ -2340,10 +2410,12 @@ class Interrupted(KeyboardInterrupt):
         self.signum = signum
 
 
+COMMANDS = {"train": train_main, "sample": sample_main, "evaluate": evaluate_main, "toy": toy_main}
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
-    commands = {"train": train_main, "sample": sample_main, "evaluate": evaluate_main, "toy": toy_main}
-    command = argv.pop(0) if argv and argv[0] in commands else "train"
+    command = argv.pop(0) if argv and argv[0] in COMMANDS else "train"
     context = {}
     streams = sys.stdout, sys.stderr
     sys.stdout, sys.stderr = (s if isinstance(s, QuietStream) else QuietStream(s) for s in streams)
@@ -2354,7 +2426,7 @@ def main(argv=None):
     previous = {s: signal.signal(s, leave) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     code, message = 0, None
     try:
-        commands[command](argv, context)
+        COMMANDS[command](argv, context)
     except UsageError as e:
         code, message = 2, f"error: {e}"
     except FolderInUse as e:

@@ -35,10 +35,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
 import numpy as np
-import tensorflow as tf
-import keras
+import gan_2014  # noqa: E402  (first: it loads TensorFlow without its C++ start-up notices)
 
-import gan_2014
+gan_2014.import_tensorflow_quietly()
+import tensorflow as tf  # noqa: E402
+import keras  # noqa: E402
+
 
 DEFAULT_DATA = os.path.join(os.path.dirname(HERE), "..", "shared", "data", "mnist-24k.npz")
 

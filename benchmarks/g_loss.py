@@ -25,6 +25,8 @@ import numpy as np
 
 import gan_2014
 
+gan_2014.import_tensorflow_quietly()  # TensorFlow's C++ start-up notices off the terminal, as the script
+
 
 def g_gradient(gan, z):
     """(|grad of G's loss wrt G's weights|, mean D(G(z))) on the batch z, with the

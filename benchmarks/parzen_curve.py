@@ -25,6 +25,8 @@ import numpy as np
 
 import gan_2014
 
+gan_2014.import_tensorflow_quietly()  # TensorFlow's C++ start-up notices off the terminal, as the script
+
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -29,6 +29,8 @@ import numpy as np
 
 import gan_2014
 
+gan_2014.import_tensorflow_quietly()  # TensorFlow's C++ start-up notices off the terminal, as the script
+
 
 def blur(images, centre):
     """A separable 3x3 blur: (1 - centre) / 2, centre, (1 - centre) / 2 along each axis, edges repeated."""

@@ -6,7 +6,7 @@ import sys
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from helpers import REAL_DATA, ROOT, make_tiny_mnist  # noqa: E402
+from helpers import FULL_MNIST, REAL_DATA, ROOT, make_tiny_mnist  # noqa: E402
 
 sys.path.insert(0, ROOT)
 
@@ -21,6 +21,13 @@ def real_data():
     if not os.path.exists(REAL_DATA):
         pytest.skip("../shared/data/mnist-24k.npz is not beside the project")
     return REAL_DATA
+
+
+@pytest.fixture
+def full_mnist():
+    if not os.path.exists(FULL_MNIST):
+        pytest.skip("../shared/data/mnist.npz (the full MNIST) is not beside the project")
+    return FULL_MNIST
 
 
 @pytest.fixture(scope="session")

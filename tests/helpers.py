@@ -11,6 +11,7 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(ROOT, "gan_2014.py")
 REAL_DATA = os.path.join(ROOT, "..", "shared", "data", "mnist-24k.npz")
+FULL_MNIST = os.path.join(ROOT, "..", "shared", "data", "mnist.npz")  # all 60,000 + 10,000 digits
 
 
 def make_tiny_mnist(path, n_train=200, n_test=50, seed=0):

@@ -184,6 +184,20 @@ def test_sample_out_naming_a_folder_is_refused_before_generating(capsys, workdir
     assert "--out grid.png: is a folder" in fail(capsys, ["sample", "--weights", "run", "--out", "grid.png"])
 
 
+def test_a_folder_of_weights_files_names_the_generator_files_it_holds(capsys, workdir):
+    import shutil
+    os.makedirs(workdir / "weights")
+    shutil.copy(os.path.join(ROOT, "pretrained", "keras-gan-mnist.weights.h5"), workdir / "weights/b.weights.h5")
+    shutil.copy(os.path.join(ROOT, "pretrained", "paper-mnist.weights.h5"), workdir / "weights/a.weights.h5")
+    (workdir / "weights/broken.weights.h5").write_bytes(b"not hdf5")  # not a generator: not offered
+    line = fail(capsys, ["sample", "--weights", "weights"])
+    assert line.endswith("it holds the generator file(s) a.weights.h5, b.weights.h5: pass one, as "
+                         f"--weights {os.path.join('weights', 'a.weights.h5')}"), line
+    os.remove(workdir / "weights/a.weights.h5")
+    os.remove(workdir / "weights/b.weights.h5")
+    assert fail(capsys, ["sample", "--weights", "weights"]).endswith(gan_2014.WEIGHTS_WANTED)
+
+
 @pytest.mark.parametrize("name, content", [("model.keras", b"PK\x03\x04 random bytes"),
                                            ("generator.weights.h5", b"not hdf5 at all"),
                                            ("g.weights.h5", None)])

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import gan_2014
-from helpers import is_png, make_tiny_mnist
+from helpers import ROOT, is_png, make_tiny_mnist
 
 D = 784
 
@@ -63,7 +63,7 @@ def test_evaluate_chooses_sigma_on_digits_50000_to_50999_of_a_full_mnist(full_si
     run = tmp_path / "g.weights.h5"
     gan_2014.GAN(seed=0, jit_compile=False).generator.save_weights(run)
     # the classifier figures are not what this test is about: an untrained judge, not 8 epochs on 51,200 digits
-    monkeypatch.setattr(gan_2014, "load_or_train_classifier", lambda *a, **k: (gan_2014.build_classifier(), 0.1))
+    monkeypatch.setattr(gan_2014, "load_or_train_classifier", lambda *a, **k: (gan_2014.build_classifier(), 0.1, "untrained"))
     calls = []
     original = gan_2014.parzen_evaluate
     def spy(samples, x_valid, x_test):
@@ -137,11 +137,15 @@ def test_evaluate_prints_the_table_and_caches_the_classifier(trained, capsys):
             "--cache", str(folder / "cache")]
     gan_2014.main(argv)
     first = capsys.readouterr().out
-    # before the classifier trains: what, why, how long, where it is cached; then its progress
+    # the paper's figure first; then, before the classifier trains: what, why, how
+    # long, where it is cached; then its progress, then the table
+    figure = first.index("generator (100 samples): Parzen LL ")
     said = first.index("training a small MNIST classifier for the classifier figures")
+    assert first.index("Parzen window") < figure < said
     assert "(8 epochs on 200 digits, under a minute on 2 CPU cores)" in first[said:].splitlines()[0]
     assert f"cached in {folder / 'cache'}" in first[said:].splitlines()[0]
-    assert "Epoch 1/8" in first[said:first.index("Parzen window")]
+    assert "Epoch 1/8" in first[said:first.index("Parzen LL ± SE")]
+    assert "Classifier: a small convnet, trained on x_train (" in first
     for words in ("Parzen LL ± SE", "generator (100 samples)", "real training digits (first 100)",
                   "test digits (reference)", "training digits 0-199 (the last 200", "class histogram"):
         assert words in first
@@ -174,3 +178,49 @@ def test_sample_and_evaluate_refuse_bad_input_in_one_line(trained, capsys, tmp_p
     fails(capsys, ["sample", "--weights", str(tmp_path / "bad.weights.h5")], "not a generator weights file of gan_2014")
     fails(capsys, ["evaluate", "--weights", run, "--samples", "0"], "--samples")
     fails(capsys, ["sample", "--weights", run, "--out", str(tmp_path / "s.jpg")], "end it in .png, .npz or .npy")
+
+
+def test_the_full_mnist_is_judged_by_the_shipped_classifier_without_training(full_mnist, tmp_path, capsys):
+    """A fresh machine: an empty cache, and the paper's number without a minute of training."""
+    (x_train, y_train), _ = gan_2014.load_mnist(full_mnist)
+    assert gan_2014.classifier_key(x_train, y_train) == gan_2014.SHIPPED_CLASSIFIER_KEY
+    weights = os.path.join(ROOT, "pretrained", "paper-mnist.weights.h5")
+    gan_2014.main(["evaluate", "--weights", weights, "--data", full_mnist, "--samples", "200",
+                   "--cache", str(tmp_path / "cache")])
+    out = capsys.readouterr().out
+    assert "training a small MNIST classifier" not in out and not (tmp_path / "cache").exists()
+    said = f"Classifier: a small convnet, shipped in {os.path.relpath(gan_2014.SHIPPED_CLASSIFIER)}, " \
+           "trained on this x_train ("
+    assert said in out
+    accuracy = out[out.index(said) + len(said):].split("%")[0]
+    with open(os.path.join(ROOT, "pretrained", "README.md")) as f:
+        assert f"{accuracy}% on the 10,000 test digits" in f.read()  # the file is the one documented
+    assert out.index("generator (200 samples): Parzen LL ") < out.index("Classifier:")
+
+
+def test_other_data_trains_its_own_classifier_beside_the_shipped_one(tmp_path, capsys):
+    data = make_tiny_mnist(tmp_path / "tiny.npz", n_train=100, n_test=20)
+    (x, y), (xt, yt) = gan_2014.load_mnist(data)
+    model, accuracy, where = gan_2014.load_or_train_classifier(x, y, xt, yt, str(tmp_path / "cache"), epochs=1)
+    assert where == "trained on x_train" and "shipped classifier" not in capsys.readouterr().out
+    assert os.path.exists(gan_2014.SHIPPED_CLASSIFIER)  # it was there, and not taken
+
+
+@pytest.mark.parametrize("content, why", [(b"not the shipped weights", "is not the shipped file"),
+                                          (None, "cannot be read")])
+def test_a_shipped_classifier_file_that_is_not_the_shipped_one_is_not_trusted(tmp_path, monkeypatch, capsys,
+                                                                             content, why):
+    data = make_tiny_mnist(tmp_path / "tiny.npz", n_train=100, n_test=20)
+    (x, y), (xt, yt) = gan_2014.load_mnist(data)
+    shipped = tmp_path / "mnist-classifier.weights.h5"
+    if content is not None:
+        shipped.write_bytes(content)
+    # this data stands for the full MNIST, and the shipped file is damaged or gone
+    monkeypatch.setattr(gan_2014, "SHIPPED_CLASSIFIER_KEY", gan_2014.classifier_key(x, y, 1))
+    monkeypatch.setattr(gan_2014, "SHIPPED_CLASSIFIER", str(shipped))
+    model, accuracy, where = gan_2014.load_or_train_classifier(x, y, xt, yt, str(tmp_path / "cache"), epochs=1)
+    out = capsys.readouterr().out
+    said = [l for l in out.splitlines() if l.startswith("gan_2014: the shipped classifier")]
+    assert len(said) == 1 and said[0].startswith(f"gan_2014: the shipped classifier {os.path.relpath(shipped)} {why}")
+    assert said[0].endswith("; training one instead")
+    assert where == "trained on x_train" and "training a small MNIST classifier" in out

@@ -145,3 +145,29 @@ def test_figure_1_from_a_real_run_brings_d_to_d_star_and_p_g_to_p_data(tmp_path,
     assert all(a > b for a, b in zip(gap, gap[1:])) and all(a > b for a, b in zip(tv, tv[1:])), figures
     assert os.path.getsize(tmp_path / "fig1.png") > 10000
     assert "(d)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("arch, weights", [("paper", "paper-mnist.weights.h5"), ("keras-gan", "keras-gan-mnist.weights.h5")])
+def test_figure_2_looks_for_neighbours_among_the_digits_the_model_trained_on(arch, weights, full_size_data, tmp_path,
+                                                                             monkeypatch, no_xla):
+    """On the authors' split, the paper model's neighbours come from digits 0-49,999
+    only (it never saw 50,000 on); Keras-GAN's model trained on every digit. Copies
+    of the very samples, planted among digits 50,100-50,103, tell which were searched."""
+    monkeypatch.chdir(tmp_path)
+    path = os.path.join(ROOT, "pretrained", weights)
+    gan = gan_2014.load_generator(gan_2014.describe_generator(path))
+    samples = gan_2014.generate(gan, 4, 7)
+    with np.load(full_size_data) as f:
+        arrays = {k: f[k] for k in f.files}
+    planted = np.arange(50100, 50104)
+    arrays["x_train"][planted] = np.round(samples * 255).astype(np.uint8)
+    np.savez(tmp_path / "planted.npz", **arrays)
+    gan_2014.main(["sample", "--weights", path, "--nearest", "--data", "planted.npz", "--n", "4", "--seed", "7",
+                   "--out", "near.npz"])
+    index = np.load(tmp_path / "near.npz")["nearest_index"]
+    if arch == "keras-gan":
+        np.testing.assert_array_equal(index, planted)
+    else:
+        seen = arrays["x_train"][:50000].reshape(50000, -1) / 255.0
+        brute = [int(np.argmin(((seen - s.reshape(1, -1)) ** 2).sum(1))) for s in samples]
+        np.testing.assert_array_equal(index, brute)

@@ -19,6 +19,16 @@ def test_usage_line_names_the_sample_and_evaluate_commands(tmp_path):
     assert "gan_2014.py sample --weights PATH" in usage and "gan_2014.py evaluate --weights PATH" in usage
 
 
+def test_help_names_every_command_with_its_own_help(tmp_path):
+    import gan_2014
+    help_text = " ".join(run_script("--help", cwd=tmp_path).stdout.split())  # argparse wraps lines
+    epilog = help_text[help_text.index("other commands:"):]
+    commands = ["sample", "evaluate", "toy"]
+    assert set(commands) | {"train"} == set(gan_2014.COMMANDS)  # a new command is named here too
+    for command in commands:
+        assert f"python gan_2014.py {command} --help" in epilog, command
+
+
 def option_blocks(help_text):
     """{option: its help text} from argparse's --help layout."""
     blocks, current = {}, None

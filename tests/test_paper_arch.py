@@ -240,3 +240,15 @@ def test_a_real_update_uses_the_momentum_of_its_pass(paper):
     for a, b in zip(from_zero, from_one):
         np.testing.assert_allclose(b - a, momentum, atol=1e-5)
         assert np.abs(a).max() > 0  # a real gradient step, not a no-op
+
+
+def test_a_paper_run_with_another_batch_size_says_it_is_not_the_authors_training(paper, capsys, no_xla):
+    folder, data, *_ = paper
+    run = lambda name, *extra: gan_2014.main(["--arch", "paper", "--data", data, "--epochs", "1", "--seed", "0",
+                                              "--run-dir", str(folder / name), "--images", str(folder / name / "i"),
+                                              *extra])
+    run("small", "--batch-size", "1")
+    out = capsys.readouterr().out
+    assert "note: the authors trained with batch 100" in out and "batch 1 is not their model's training" in out
+    run("theirs")
+    assert "note:" not in capsys.readouterr().out

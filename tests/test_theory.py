@@ -119,3 +119,54 @@ def test_the_generator_step_is_the_non_saturating_loss(loop_steps):
         assert (labels == 1).all()
         assert loss == pytest.approx(-np.mean(np.log(d_out)), rel=1e-4)
         assert loss != pytest.approx(np.mean(np.log1p(-d_out)), rel=1e-2)  # the saturating form differs
+
+
+def identity_toy_generator(gan):
+    """Set the toy generator's weights so that G(z) = z: LeakyReLU(0.2) gives
+    h(u) - h(-u) = 1.2 u, twice; z uniform on [-1, 1] makes p_g = U(-1, 1) = 1/2 there."""
+    first, second, out = (l for l in gan.generator.layers if type(l).__name__ == "Dense")
+    for layer in (first, second, out):
+        layer.kernel.assign(np.zeros(layer.kernel.shape, np.float32))
+        layer.bias.assign(np.zeros(layer.bias.shape, np.float32))
+    w1 = np.zeros((1, 32), np.float32); w1[0, :2] = 1, -1
+    w2 = np.zeros((32, 32), np.float32); w2[:2, :2] = [[1, -1], [-1, 1]]
+    w3 = np.zeros((32, 1), np.float32); w3[:2, 0] = 1 / 1.44, -1 / 1.44
+    first.kernel.assign(w1); second.kernel.assign(w2); out.kernel.assign(w3)
+    z = np.linspace(-1, 1, 11, dtype=np.float32)[:, None]
+    np.testing.assert_allclose(gan.generator(z).numpy(), z, atol=1e-6)
+
+
+def test_figure_1s_optimal_discriminator_is_p_data_over_p_data_plus_p_g_on_known_densities():
+    """The paper's Proposition 1, through the toy's own densities(): p_g = U(-1, 1)
+    and p_data = N(1, 0.25^2), so D* = p_data / (p_data + 1/2) inside [-1, 1] and
+    D* = 1 where only the data has mass."""
+    gan = gan_2014.ToyGAN(seed=0, jit_compile=False)
+    identity_toy_generator(gan)
+    x = np.linspace(-3, 3, 601)
+    p_data, p_g, d, d_star = gan.densities(x)
+    np.testing.assert_allclose(p_data, gaussian(x, 1.0, 0.25), rtol=1e-12)
+    inside = np.abs(x) <= 0.6  # the kernel estimate of p_g is flat here, at 1/2
+    np.testing.assert_allclose(p_g[inside], 0.5, rtol=0.03)
+    np.testing.assert_allclose(d_star[inside], (p_data / (p_data + 0.5))[inside], rtol=0.03, atol=1e-6)
+    assert d_star[inside].min() < 0.01 and d_star[inside].max() > 0.4  # far from 1/2 and near it
+    beyond = (x > 1.6) & (x < 2.0)  # only the data has mass: D* = 1
+    np.testing.assert_allclose(d_star[beyond], 1.0, atol=1e-3)
+    assert np.isnan(d_star[x < -2]).all()  # neither has mass: D* is undefined there, not 0 or 1
+    np.testing.assert_array_equal(d, gan.discriminator(x[:, None].astype(np.float32)).numpy()[:, 0])
+
+
+def test_where_p_g_equals_p_data_the_toys_optimal_discriminator_is_one_half_and_c_is_minus_log4(monkeypatch):
+    """Section 1.4's global optimum, through the toy's own densities(): with
+    p_data = U(-1, 1) = p_g, D* = 1/2 and C(G) = V(D*, G) = -log 4."""
+    gan = gan_2014.ToyGAN(seed=0, jit_compile=False)
+    identity_toy_generator(gan)
+    monkeypatch.setattr(gan, "p_data", lambda x: np.where(np.abs(x) <= 1, 0.5, 0.0))
+    x = np.linspace(-1, 1, 2001)[1:-1]
+    p_data, p_g, d, d_star = gan.densities(x, samples=200000)
+    inside = np.abs(x) <= 0.6
+    np.testing.assert_allclose(d_star[inside], 0.5, atol=0.01)
+    # C(G) on the interior, normalised to its mass: E_data log D* + E_g log(1 - D*)
+    w = np.where(inside, 1.0, 0.0)
+    c = (np.sum(w * p_data * np.log(d_star)) / np.sum(w * p_data)
+         + np.sum(w * p_g * np.log1p(-d_star)) / np.sum(w * p_g))
+    assert c == pytest.approx(-math.log(4), abs=0.02)
