@@ -61,6 +61,7 @@ if __name__ == "__main__":
 # (imported after the handlers: a signal while these load leaves in one line)
 import argparse
 import signal
+import collections
 import contextlib
 import csv
 import fcntl
@@ -162,6 +163,8 @@ CHECKPOINT, HISTORY, SETTINGS = "checkpoint.npz", "history.csv", "run.json"
 HISTORY_FIELDS = ["iteration", "d_loss_real", "d_loss_fake", "d_loss", "d_acc", "g_loss", "seconds",
                   "heldout_ll"]
 MONITOR_SAMPLES = 10000   # generator samples per held-out estimate, as many as the final evaluation
+COLLAPSE_WINDOW = 500     # iterations the collapse watch looks back over (CollapseWatch)
+COLLAPSE_D_LOSS = 0.01      # D's mean loss over them under this: the run has collapsed
 
 
 class UsageError(Exception):
@@ -360,9 +363,9 @@ class GAN:
         checkpoint = os.path.join(run_dir, CHECKPOINT)
         history_path = os.path.join(run_dir, HISTORY)
         if restored:
-            start, elapsed, fixed_noise, best = restored
+            start, elapsed, fixed_noise, best, collapsed = restored
         else:
-            start, elapsed, best = 0, 0.0, None
+            start, elapsed, best, collapsed = 0, 0.0, None, None
             # One fixed batch of 25 latent points for every grid of the run, so the
             # grids show the same points evolving rather than new random digits.
             fixed_noise = self.host_noise(np.random.default_rng(self.seed), 25)
@@ -371,6 +374,7 @@ class GAN:
         write_history(history_path, history)  # drops rows a killed run wrote past its checkpoint
         log_every = log_every or sample_interval
         recent = RecentMean(100)
+        watch = CollapseWatch(history, since=collapsed)
         bar = None
 
         stop = {}
@@ -409,6 +413,9 @@ class GAN:
                               f"(sigma {sigma:.3f}); best {best[1]:.1f} at iteration {best[0]}", flush=True)
                     write_row(writer, history_path, row)
                     history.append(row)
+                    news = watch.add(it, d_loss[0], g_loss)
+                    if news:  # said once, on a line of its own; the run goes on
+                        print(("\n" if bar is not None else "") + news, flush=True)
 
                     if progress:
                         if bar is None:
@@ -430,7 +437,8 @@ class GAN:
                     if it % checkpoint_interval == 0 or it == epochs or stop:
                         flush(history_file, history_path)
                         self.save_checkpoint(checkpoint, it, time.perf_counter() - t0, fixed_noise, best,
-                                             saved_at, run=run, first_row=history[0][1:6] if history and history[0][0] == 1 else None)
+                                             saved_at, run=run, first_row=history[0][1:6] if history and history[0][0] == 1 else None,
+                                             collapsed_since=watch.since)
                         saved_at = it
                         if on_checkpoint:
                             on_checkpoint(it)
@@ -482,7 +490,7 @@ class GAN:
         return state
 
     def save_checkpoint(self, path, iteration, elapsed, fixed_noise, best, saved_at=None, run=None,
-                        first_row=None):
+                        first_row=None, collapsed_since=None):
         arrays = {k: v.numpy() for k, v in self.state_variables().items()}
         # The losses are computed before an update; the weights are checked here,
         # so a checkpoint called good never holds an update that broke them.
@@ -495,14 +503,14 @@ class GAN:
         # checkpoint, history or folder is refused on --resume.
         meta = json.dumps({"arch": ARCH_NAMES[type(self)], "latent_dim": self.latent_dim,
                            "iteration": iteration, "elapsed": elapsed,
-                           "best": None if best is None else list(best),
+                           "best": None if best is None else list(best), "collapsed_since": collapsed_since,
                            **({} if run is None else {"run_id": run["run_id"], "settings": run}),
                            **({} if first_row is None else {"first_row": [float(v) for v in first_row]})})
         atomic_write(path, lambda tmp: np.savez(tmp, meta=np.array(meta), fixed_noise=fixed_noise, **arrays),
                      needs=sum(a.nbytes for a in arrays.values()))
 
     def load_checkpoint(self, path):
-        """Restore a checkpoint; returns (iteration, elapsed, fixed_noise, best)."""
+        """Restore a checkpoint; returns (iteration, elapsed, fixed_noise, best, collapsed_since)."""
         meta, arrays = read_checkpoint(path)
         if meta["arch"] != ARCH_NAMES[type(self)] or meta["latent_dim"] != self.latent_dim:
             raise CheckpointError(f"it is for arch {meta['arch']} with latent size {meta['latent_dim']}, "
@@ -522,7 +530,7 @@ class GAN:
         for key, v in variables.items():
             v.assign(arrays[key])
         best = None if meta["best"] is None else (int(meta["best"][0]), float(meta["best"][1]))
-        return meta["iteration"], meta["elapsed"], noise, best
+        return meta["iteration"], meta["elapsed"], noise, best, meta.get("collapsed_since")
 
     def save_weights(self, folder, models=None):
         """Networks in Keras's own .weights.h5 format, for `sample` and `evaluate`."""
@@ -1032,6 +1040,55 @@ class RecentMean:
         return np.mean(self.rows, axis=0).tolist()
 
 
+class CollapseWatch:
+    """Notices a run whose discriminator has won for good: over the last
+    `window` iterations it told real digits from generated ones with a mean
+    loss under `threshold` (calibrated on the authors' model, docs/results.md#collapse).
+    Then G's gradient through D is all but gone and its samples stop changing.
+    `since` is the first iteration of the window where that began; it clears
+    if D's mean loss climbs back over ten times the threshold."""
+
+    def __init__(self, history=(), since=None):
+        self.since, self.window, self.threshold = since, COLLAPSE_WINDOW, COLLAPSE_D_LOSS
+        self.recovered = 10 * self.threshold
+        self.recent = collections.deque()  # (D loss, G loss) of the window, and their running sums:
+        self.sums = [0.0, 0.0]             # one addition a step, not a mean of 500 rows
+        for row in history[-self.window:]:  # a resumed run looks back as far as an uninterrupted one
+            self._push(row[3], row[5])
+
+    def _push(self, d_loss, g_loss):
+        self.recent.append((d_loss, g_loss))
+        self.sums = [self.sums[0] + d_loss, self.sums[1] + g_loss]
+        if len(self.recent) > self.window:
+            d_old, g_old = self.recent.popleft()
+            self.sums = [self.sums[0] - d_old, self.sums[1] - g_old]
+
+    def add(self, iteration, d_loss, g_loss):
+        """Returns a line to print when the run collapses or recovers, else None."""
+        self._push(float(d_loss), float(g_loss))
+        if len(self.recent) < self.window:
+            return None
+        d_mean, g_mean = (total / self.window for total in self.sums)
+        if self.since is None and d_mean < self.threshold:
+            self.since = iteration - self.window + 1
+            return (f"gan_2014: iteration {iteration}: the run has collapsed: since iteration {self.since} the "
+                    f"discriminator has told every real digit from every generated one (mean D loss "
+                    f"{d_mean:.2g} over {self.window} iterations, G loss {g_mean:.3g}), so the generator learns "
+                    "next to nothing; training goes on in case it recovers, but a new run with another --seed "
+                    "is the likelier fix")
+        if self.since is not None and d_mean > self.recovered:
+            since, self.since = self.since, None
+            return (f"gan_2014: iteration {iteration}: the run has recovered from the collapse of iteration "
+                    f"{since} (mean D loss {d_mean:.2g} over {self.window} iterations)")
+        return None
+
+
+def collapse_note(path, since):
+    """What sample, evaluate and --resume say of a checkpoint that recorded a collapse."""
+    return (f"gan_2014: note: {path} records that its run collapsed at iteration {since} (its discriminator "
+            "won for good); its samples will show it; a run with another --seed is the likelier fix")
+
+
 def read_history(path, upto):
     """Rows of history.csv for iterations 1..upto, in order (a killed run may have
     written more; a damaged line is skipped, whatever it holds)."""
@@ -1185,7 +1242,8 @@ def read_checkpoint(path, meta_only=False):
                                               and type(v[1]) in (int, float) and math.isfinite(v[1]))}
     optional = {"run_id": lambda v: isinstance(v, str) and v, "settings": lambda v: isinstance(v, dict),
                 "first_row": lambda v: isinstance(v, list) and len(v) == 5
-                and all(type(x) in (int, float) for x in v)}  # absent from checkpoints before 2026-11-28
+                and all(type(x) in (int, float) for x in v),  # absent from checkpoints before 2026-11-28
+                "collapsed_since": lambda v: v is None or (type(v) is int and v >= 1)}  # before 2026-11-30
     if not isinstance(meta, dict):
         raise CheckpointError("its metadata is not a record")
     if isinstance(meta.get("arch"), str):
@@ -1487,6 +1545,8 @@ def describe_generator(weights):
                 meta, _ = read_checkpoint(checkpoint, meta_only=True)
             except CheckpointError as e:
                 raise UsageError(f"--weights {weights}: its {CHECKPOINT} is not usable ({e})") from None
+            if meta.get("collapsed_since") is not None:
+                print(one_line(collapse_note(checkpoint, meta["collapsed_since"])), flush=True)
             return "checkpoint", checkpoint, meta["arch"], meta["latent_dim"]
         path = os.path.join(weights, "generator.weights.h5")
         if kind_of(path) != "file":
@@ -2053,6 +2113,8 @@ def train_main(argv, context):
         print(f"gan_2014: note: the authors trained with batch {PaperGAN.batch_size}, and mnist.yaml's learning "
               f"rate and momentum are set for it; batch {settings['batch_size']} is not their model's training",
               flush=True)
+    if restored is not None and restored[4] is not None:
+        print(one_line(collapse_note(checkpoint, restored[4])), flush=True)
     t = time.perf_counter()
     gan.train(model_class.from_pixels(x_train), epochs=settings["epochs"], batch_size=settings["batch_size"],
               sample_interval=settings["sample_interval"], images=images, run_dir=run_dir,
