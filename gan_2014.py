@@ -1073,13 +1073,13 @@ class CollapseWatch:
             self.since = iteration - self.window + 1
             return (f"gan_2014: iteration {iteration}: the run has collapsed: since iteration {self.since} the "
                     f"discriminator has told every real digit from every generated one (mean D loss "
-                    f"{d_mean:.2g} over {self.window} iterations, G loss {g_mean:.3g}), so the generator learns "
+                    f"{d_mean:.3g} over {self.window} iterations, G loss {g_mean:.3g}), so the generator learns "
                     "next to nothing; training goes on in case it recovers, but a new run with another --seed "
                     "is the likelier fix")
         if self.since is not None and d_mean > self.recovered:
             since, self.since = self.since, None
             return (f"gan_2014: iteration {iteration}: the run has recovered from the collapse of iteration "
-                    f"{since} (mean D loss {d_mean:.2g} over {self.window} iterations)")
+                    f"{since} (mean D loss {d_mean:.3g} over {self.window} iterations)")
         return None
 
 

@@ -114,3 +114,22 @@ def test_a_terminal_shows_no_startup_notices_and_the_stop_message_on_its_own_lin
     assert len(message) == 1, lines[-5:]
     shown = re.split(r"[\r\x08]", message[0])[-1]  # what stays on screen after the bar's redraws
     assert shown.startswith("gan_2014.py: stopped by SIGINT after iteration"), repr(message[0])
+
+
+def test_the_readmes_commands_write_only_where_git_ignores(tmp_path):
+    """A user who follows the README keeps a clean `git status`: every file its
+    commands write (--out, the run and grid folders, the cache of a venv) is ignored."""
+    import shutil
+    if shutil.which("git") is None or not os.path.isdir(os.path.join(ROOT, ".git")):
+        pytest.skip("not a git checkout")
+    with open(os.path.join(ROOT, "README.md")) as f:
+        readme = f.read()
+    commands = re.findall(r"python (?:gan_2014\.py|benchmarks/\w+\.py)[^`\n]*", readme)
+    outs = [m for c in commands for m in re.findall(r"--out (\S+)", c)]
+    assert len(outs) >= 6, outs  # the sample, figure and section 3 commands
+    written = outs + ["images/0.png", "images/progress.gif", "run/history.csv", "run/best/best.json",
+                      ".venv/bin/python", "samples.png", "figure1.png", "figure1.npz",
+                      "samples/figure1-toy.npz"]  # toy's arrays go beside its figure
+    check = subprocess.run(["git", "check-ignore", "--no-index", *written], cwd=ROOT, capture_output=True,
+                           text=True)
+    assert sorted(check.stdout.split()) == sorted(written), set(written) - set(check.stdout.split())
