@@ -1165,22 +1165,30 @@ class BadFile(Exception):
     """A file that is not what it should be; str() says why."""
 
 
+def file_problem(path):
+    """Why `path` cannot be an .npz file to read (missing, a folder, a pipe...), or None."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return "no such file"
+    except OSError as e:
+        return f"cannot be read ({e.strerror or e})"
+    if stat.S_ISDIR(mode):
+        return "is a folder; give the .npz file itself"
+    if not stat.S_ISREG(mode):
+        return "is not a regular file (a pipe or a device); give an .npz file"
+    return None
+
+
 def read_npz(path, only=None):
     """The arrays of an .npz file (or only those named), each member's header
     checked against the member's real size before anything is read, so a file
     that claims a billion digits, holds pickles or is not an archive fails
     here, saying why."""
     bad = BadFile
-    try:
-        mode = os.stat(path).st_mode
-    except FileNotFoundError:
-        raise bad("no such file") from None
-    except OSError as e:
-        raise bad(f"cannot be read ({e.strerror or e})") from None
-    if stat.S_ISDIR(mode):
-        raise bad("is a folder; give the .npz file itself")
-    if not stat.S_ISREG(mode):
-        raise bad("is not a regular file (a pipe or a device); give an .npz file")
+    problem = file_problem(path)
+    if problem:
+        raise bad(problem)
     arrays = {}
     try:
         with zipfile.ZipFile(path) as zf:
@@ -1992,6 +2000,8 @@ def train_main(argv, context):
     args = train_parser().parse_args(argv)
     if args.resume and args.overwrite:
         raise UsageError("--resume and --overwrite contradict each other; pass one")
+    if args.data is not None and file_problem(args.data):  # inputs before the folders' state
+        raise UsageError(f"--data {args.data}: {file_problem(args.data)}")
     run_dir = args.run_dir
     context["run_dir"] = run_dir
     if args.resume and kind_of(run_dir) != "folder":

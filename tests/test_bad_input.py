@@ -184,6 +184,19 @@ def test_sample_out_naming_a_folder_is_refused_before_generating(capsys, workdir
     assert "--out grid.png: is a folder" in fail(capsys, ["sample", "--weights", "run", "--out", "grid.png"])
 
 
+@pytest.mark.parametrize("setup, words", [(None, "no such file"),
+                                           (lambda f: os.mkdir(f / "folder") or "folder", "is a folder"),
+                                           (fifo, "is not a regular file")])
+def test_a_bad_data_path_beside_an_existing_run_is_named_before_the_run(capsys, workdir, setup, words):
+    """The input first: a mistyped --data next to a finished run and its grids
+    names the file, not the folders (whose fix would only lead to this one)."""
+    train_without_xla(["--data", "tiny.npz", "--epochs", "2", "--batch-size", "16", "--seed", "0"])
+    capsys.readouterr()
+    name = "../data/mnist.npz" if setup is None else setup(workdir)
+    line = fail(capsys, ["--data", name])
+    assert line.startswith(f"gan_2014.py: error: --data {name}: {words}"), line
+
+
 def test_a_folder_of_weights_files_names_the_generator_files_it_holds(capsys, workdir):
     import shutil
     os.makedirs(workdir / "weights")
