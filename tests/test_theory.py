@@ -161,8 +161,8 @@ def test_where_p_g_equals_p_data_the_toys_optimal_discriminator_is_one_half_and_
     gan = gan_2014.ToyGAN(seed=0, jit_compile=False)
     identity_toy_generator(gan)
     monkeypatch.setattr(gan, "p_data", lambda x: np.where(np.abs(x) <= 1, 0.5, 0.0))
-    x = np.linspace(-1, 1, 2001)[1:-1]
-    p_data, p_g, d, d_star = gan.densities(x, samples=200000)
+    x = np.linspace(-1, 1, 401)[1:-1]
+    p_data, p_g, d, d_star = gan.densities(x, samples=100000)
     inside = np.abs(x) <= 0.6
     np.testing.assert_allclose(d_star[inside], 0.5, atol=0.01)
     # C(G) on the interior, normalised to its mass: E_data log D* + E_g log(1 - D*)
