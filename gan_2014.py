@@ -2000,8 +2000,8 @@ def train_main(argv, context):
     args = train_parser().parse_args(argv)
     if args.resume and args.overwrite:
         raise UsageError("--resume and --overwrite contradict each other; pass one")
-    if args.data is not None and file_problem(args.data):  # inputs before the folders' state
-        raise UsageError(f"--data {args.data}: {file_problem(args.data)}")
+    if args.data is not None and (problem := file_problem(args.data)):  # inputs before the folders' state
+        raise UsageError(f"--data {args.data}: {problem}")
     run_dir = args.run_dir
     context["run_dir"] = run_dir
     if args.resume and kind_of(run_dir) != "folder":
