@@ -60,9 +60,9 @@ def main():
     judge = gan_2014.keras.Model(classifier.inputs, [classifier.get_layer("features").output,
                                                      classifier.outputs[0]])
     rows, seeds, verdicts, ds, gs = [], [], [], [], []
-    n = min(len(series(r)[0]) for r in args.runs)
-    for run in args.runs:
-        d, g, acc = series(run)
+    histories = {run: series(run) for run in args.runs}
+    n = min(len(d) for d, _, _ in histories.values())
+    for run, (d, g, acc) in histories.items():
         found = gan_2014.describe_generator(run)
         meta, _ = gan_2014.read_checkpoint(found[1], meta_only=True)
         seed = meta["settings"]["seed"]
