@@ -71,31 +71,30 @@ def test_the_authors_update_steps_d_and_g_down_their_own_objectives(digits, g_lo
     gan.noise = lambda n: z
     x = tf.convert_to_tensor(gan.from_pixels(digits))
     g_vars, d_vars = gan.generator.trainable_variables, gan.discriminator.trainable_variables
-    with tf.GradientTape(persistent=True) as tape:
-        d_real = gan.discriminator(x, training=True)
-        d_fake = gan.discriminator(gan.generator(z, training=True), training=True)
-        d_obj = 0.5 * d_objective(d_real, d_fake)  # AdversaryCost2: 0.5 (cost(1, D(X)) + cost(0, D(G(z))))
-        g_obj = g_objective(g_loss, d_fake)
-    g_grads, d_grads = tape.gradient(g_obj, g_vars), tape.gradient(d_obj, d_vars)
-    lr, momentum = 0.1, 0.5  # mnist.yaml at update 0, pass 0
 
+    def gradients():
+        """Both objectives' gradients at the weights now, in the order of gan.params (G's, then D's)."""
+        with tf.GradientTape(persistent=True) as tape:
+            d_real = gan.discriminator(x, training=True)
+            d_fake = gan.discriminator(gan.generator(z, training=True), training=True)
+            d_obj = 0.5 * d_objective(d_real, d_fake)  # AdversaryCost2: 0.5 (cost(1, D(X)) + cost(0, D(G(z))))
+            g_obj = g_objective(g_loss, d_fake)
+        return [g.numpy() for g in tape.gradient(g_obj, g_vars) + tape.gradient(d_obj, d_vars)]
+
+    names = [v.path for v in gan.params]
+    assert len(names) == len(g_vars) + len(d_vars)
+    lr, momentum = 0.1, 0.5  # mnist.yaml at update 0, pass 0
+    grads = gradients()
     gan.train_iteration(x, 100)
     velocities = [v.numpy() for v in gan.velocities]
-    names = [v.path for v in gan.params]
-    assert len(velocities) == len(g_vars) + len(d_vars)
-    assert_step(velocities[:len(g_vars)], [-lr * g.numpy() for g in g_grads], names[:len(g_vars)])
-    assert_step(velocities[len(g_vars):], [-lr * g.numpy() for g in d_grads], names[len(g_vars):])
+    assert_step(velocities, [-lr * g for g in grads], names)
     # the second update adds the momentum times the first: v_2 = m v_1 - lr_1 g_1,
     # g_1 the gradients at the weights the first update left
-    with tf.GradientTape(persistent=True) as tape:
-        d_real = gan.discriminator(x, training=True)
-        d_fake = gan.discriminator(gan.generator(z, training=True), training=True)
-        d_obj, g_obj = 0.5 * d_objective(d_real, d_fake), g_objective(g_loss, d_fake)
-    grads = tape.gradient(g_obj, g_vars) + tape.gradient(d_obj, d_vars)
+    grads = gradients()
     gan.train_iteration(x, 100)
     lr_1 = 0.1 / 1.000004
     assert_step([v.numpy() for v in gan.velocities],
-                [momentum * v1 - lr_1 * g.numpy() for v1, g in zip(velocities, grads)], names)
+                [momentum * v1 - lr_1 * g for v1, g in zip(velocities, grads)], names)
 
 
 def adam_first_moments(gan, model_name, variables):
