@@ -15,50 +15,24 @@ defaults. Beside it, `--arch paper`: the authors' own MNIST model
     python gan_2014.py --help                 # every option (also: sample --help, evaluate --help)
 
 Reading order: settings; Keras-GAN's GAN (networks, one iteration, the training
-loop); the authors' model; files, folders and plots; data; evaluation; the
-command line.
+loop); the authors' model; the run folder (every file a run writes); data;
+evaluation; the command line and the process around it. docs/keras3.md maps
+gan.py's lines to this file's.
 """
-import _signal  # the C module, loaded with Python: `import signal` alone takes a tenth of a second
+import _signal  # the C module: `import signal` alone takes a tenth of a second
 import os
 import sys
 
-PENDING = set()  # temporary files of atomic writes under way: a signal that leaves at once removes them
-STDERR = [2]      # where the user's stderr is now (without_startup_notices moves it while TensorFlow loads)
-SIGNAL_NAMES = {_signal.SIGHUP: "SIGHUP", _signal.SIGINT: "SIGINT", _signal.SIGTERM: "SIGTERM"}
-
-
-def leave_at_once(signum, frame=None, note=""):
-    """A signal outside the training loop (starting, loading, evaluating, sampling):
-    nothing is half-done there that a checkpoint could save, so leave now, in one
-    line, after removing the temporary file of a write under way. Raising
-    KeyboardInterrupt instead can be swallowed ("Exception ignored in ...") or
-    escape as a traceback, depending on where it lands."""
-    for tmp in list(PENDING):
-        try:
-            os.remove(tmp)
-        except OSError:
-            pass
-    name = SIGNAL_NAMES.get(signum, f"signal {signum}")
-    message = f"gan_2014.py: stopped by {name}; files already written are whole{note}\n"
-    try:
-        os.write(STDERR[-1], message.encode(errors="replace"))
-    except OSError:
-        pass
-    os._exit(128 + signum)
-
-
-if __name__ == "__main__":
-    # A closed standard stream (`>&-`) would hand its number to the next file we
-    # open, and prints would land in it: give each closed one /dev/null.
-    for fd in (0, 1, 2):
-        try:
+if __name__ == "__main__":  # before the slow imports: a closed standard stream (`>&-`) gets /dev/null
+    for fd in (0, 1, 2):    # (the next file opened would take its number, and prints would land in it),
+        try:                # and a signal leaves at once in one line (main() then takes over)
             os.fstat(fd)
         except OSError:
-            os.open(os.devnull, os.O_RDWR)  # the lowest free number: this one
-    for s in SIGNAL_NAMES:  # until main() takes over
-        _signal.signal(s, leave_at_once)
+            os.open(os.devnull, os.O_RDWR)
+    for s, name in ((_signal.SIGHUP, "SIGHUP"), (_signal.SIGINT, "SIGINT"), (_signal.SIGTERM, "SIGTERM")):
+        _signal.signal(s, lambda n, frame, name=name: (os.write(2, (
+            f"gan_2014.py: stopped by {name}; files already written are whole\n").encode()), os._exit(128 + n)))
 
-# (imported after the handlers: a signal while these load leaves in one line)
 import argparse
 import signal
 import collections
@@ -80,65 +54,6 @@ import zipfile
 import numpy as np
 
 
-class LazyModule:
-    """A module imported on first use. TensorFlow takes seconds to import, so
-    `--help` and bad input are answered before it loads."""
-
-    def __init__(self, name):
-        self._name = name
-
-    def __getattr__(self, attr):
-        if "tensorflow" not in sys.modules:
-            import_tensorflow_quietly()
-        return getattr(importlib.import_module(self._name), attr)
-
-
-# TensorFlow's C++ start-up notices: absl's "before InitializeLog" warning, the
-# CUDA probe that fails on every CPU machine (cuInit, cuda drivers), oneDNN and
-# CPU-feature notes. They are written to file descriptor 2 from C++ before any
-# setting applies (TF_CPP_MIN_LOG_LEVEL does not stop the absl ones), so they
-# can only be kept off the terminal by catching that descriptor while they come.
-STARTUP_NOTICE = re.compile(
-    r"WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
-    r"|[IWE]\d{4} [\d:. ]+\d+ (cudart_stub|cuda_\w+|port|cpu_feature_guard|cpu_utils|gpu_device)\.cc:\d+\]"
-    r"|To enable the following instructions: .* rebuild TensorFlow")
-
-
-@contextlib.contextmanager
-def without_startup_notices():
-    """Catch file descriptor 2 (C++ writes there directly) for the duration;
-    then show every caught line that is not a start-up notice, so a real error
-    or warning still reaches the user, in order."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    caught = tempfile.TemporaryFile()
-    STDERR.append(saved)
-    try:
-        os.dup2(caught.fileno(), 2)
-        yield
-    finally:
-        sys.stderr.flush()
-        os.dup2(saved, 2)
-        STDERR.remove(saved)
-        os.close(saved)
-        caught.seek(0)
-        for line in caught.read().decode(errors="replace").splitlines(keepends=True):
-            if not STARTUP_NOTICE.match(line):
-                sys.stderr.write(line)
-        sys.stderr.flush()
-        caught.close()
-
-
-def import_tensorflow_quietly():
-    """Import TensorFlow and let it probe its devices (where the cuInit notice comes from)."""
-    with without_startup_notices():
-        import tensorflow
-        tensorflow.config.list_physical_devices()
-
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's INFO and WARNING logs after start-up
-tf, keras, layers = LazyModule("tensorflow"), LazyModule("keras"), LazyModule("keras.layers")
-
 # -----------------------------------------------------------------------------
 # Settings: gan.py's defaults, each overridable from the command line (--help).
 EPOCHS = 30000            # gan.py's word for minibatch *iterations*, not passes over the data
@@ -158,37 +73,6 @@ JIT_COMPILE = os.environ.get("GAN_2014_XLA", "1") != "0"  # XLA: ~10 s to compil
                           # GAN_2014_XLA=0 skips it (short runs, the tests of folders and messages)
 LOG_LINE = "%d [D loss: %f, acc.: %.2f%%] [G loss: %f]"  # gan.py's line, verbatim
 # -----------------------------------------------------------------------------
-
-CHECKPOINT, HISTORY, SETTINGS = "checkpoint.npz", "history.csv", "run.json"
-HISTORY_FIELDS = ["iteration", "d_loss_real", "d_loss_fake", "d_loss", "d_acc", "g_loss", "seconds",
-                  "heldout_ll"]
-MONITOR_SAMPLES = 10000   # generator samples per held-out estimate, as many as the final evaluation
-COLLAPSE_WINDOW = 500     # iterations the collapse watch looks back over (CollapseWatch)
-COLLAPSE_D_LOSS = 0.01      # D's mean loss over them under this: the run has collapsed
-
-
-class UsageError(Exception):
-    """Bad input: one line on stderr naming the problem and the fix, exit status 2."""
-
-
-class CheckpointError(Exception):
-    """A checkpoint that is not a whole checkpoint of this model."""
-
-
-class Stopped(Exception):
-    """Training ended early at `iteration`; `saved_at` is the last whole checkpoint."""
-
-    def __init__(self, reason, iteration, saved_at, code):
-        super().__init__(reason)
-        self.iteration, self.saved_at, self.code = iteration, saved_at, code
-
-
-class WriteError(Exception):
-    """A file could not be written (a full disk, a read-only folder...)."""
-
-    def __init__(self, path, reason, needs=None):
-        super().__init__(f"could not write {path} ({reason})"
-                         + (f"; it needs about {mb(needs)}" if needs else ""))
 
 
 # -----------------------------------------------------------------------------
@@ -343,124 +227,48 @@ class GAN:
 
     # --- the training loop ---
 
-    def train(self, x_train, epochs=EPOCHS, batch_size=None, sample_interval=SAMPLE_INTERVAL,
-              images=IMAGES, run_dir=RUN_DIR, checkpoint_interval=CHECKPOINT_INTERVAL,
-              log_every=None, restored=None, eval_every=EVAL_EVERY, monitor=None, progress=False,
-              run=None, guard=None, on_checkpoint=None):
-        """Train for `epochs` iterations (gan.py's word) on digits already in the
-        model's range (`from_pixels`).
+    # --- the training loop ---
 
-        Grids go to `images`; history.csv, losses.png, the checkpoint and the
-        final weights to `run_dir`. With `restored` (what load_checkpoint
-        returned), continue from that checkpoint. Every `eval_every` iterations, `monitor(self)` gives a held-out
-        Parzen estimate (ll, se, sigma); the best generator so far goes to
-        run_dir/best/. `run` (run.json's settings) goes into each checkpoint, which
-        then belongs to that run alone; `guard()` is called before each iteration's
-        writes (it raises if the folders are no longer this run's); `on_checkpoint(it)`
-        after each checkpoint. Raises Stopped on a signal or on non-finite numbers."""
+    def train(self, x_train, epochs=EPOCHS, batch_size=None, sample_interval=SAMPLE_INTERVAL, run=None):
+        """gan.py's train: `epochs` iterations (gan.py's word) on digits already in
+        the model's range (`from_pixels`), gan.py's log line, a grid every
+        `sample_interval`. Everything the run writes (history.csv, grids,
+        checkpoints, best/, the final weights) goes through `run`, a RunFolder
+        (default: run/ and images/), which also continues the checkpoint it was
+        given. Returns the history's rows. Raises Stopped on a signal (after a
+        checkpoint) or on non-finite numbers."""
+        run = run or RunFolder()
         batch_size = batch_size or self.batch_size
         x_train = tf.convert_to_tensor(x_train, tf.float32)  # once: on the device for the run
-        checkpoint = os.path.join(run_dir, CHECKPOINT)
-        history_path = os.path.join(run_dir, HISTORY)
-        if restored:
-            start, elapsed, fixed_noise, best, collapsed = restored
-        else:
-            start, elapsed, best, collapsed = 0, 0.0, None, None
-            # One fixed batch of 25 latent points for every grid of the run, so the
-            # grids show the same points evolving rather than new random digits.
-            fixed_noise = self.host_noise(np.random.default_rng(self.seed), 25)
-            self.sample_images(0, images, fixed_noise)  # the untrained generator
-        history = read_history(history_path, upto=start)
-        write_history(history_path, history)  # drops rows a killed run wrote past its checkpoint
-        log_every = log_every or sample_interval
-        recent = RecentMean(100)
-        watch = CollapseWatch(history, since=collapsed)
-        bar = None
+        with run.training(self, epochs) as (start, fixed_noise):
+            for it in range(start + 1, epochs + 1):
+                # ---- one of gan.py's "epochs": D on real, D on fake, G through the frozen D ----
+                d_loss_real, d_loss_fake, g_loss = self.train_iteration(x_train, batch_size)
+                d_loss = 0.5 * np.add(d_loss_real, d_loss_fake)
 
-        stop = {}
-        def request_stop(signum, frame):  # finish the iteration, then checkpoint and leave
-            if stop:  # asked twice: leave now; the last checkpoint is whole either way
-                raise Interrupted(signum)
-            stop["signal"] = signum
-        # SIGHUP is a closed terminal: a checkpoint, as for Ctrl-C and SIGTERM
-        previous = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
-        saved_at = start
-        t0 = time.perf_counter() - elapsed
-        try:
-            with open(history_path, "a", newline="") as history_file:
-                writer = csv.writer(history_file)
-                for it in range(start + 1, epochs + 1):
-                    d_real, d_fake, g_loss = self.train_iteration(x_train, batch_size)
-                    d_loss = 0.5 * np.add(d_real, d_fake)
-                    row = [it, d_real[0], d_fake[0], d_loss[0], d_loss[1], g_loss,
-                           round(time.perf_counter() - t0, 3), math.nan]
-                    if not all(math.isfinite(v) for v in row[:-1]):
-                        raise Stopped(f"training diverged at iteration {it} (D loss {d_loss[0]}, "
-                                      f"G loss {g_loss})", it, saved_at, 1)
-                    if guard:
-                        guard()
+                # ---- gan.py's log line (a progress bar on a terminal); ours: history.csv,
+                #      the held-out estimate, the collapse watch ----
+                run.record(self, it, d_loss_real, d_loss_fake, d_loss, g_loss)
+                if run.log_due(it, epochs, sample_interval):
+                    print(LOG_LINE % (it, d_loss[0], 100 * d_loss[1], g_loss), flush=True)
 
-                    if eval_every and monitor and (it % eval_every == 0 or it == epochs):
-                        ll, se, sigma = monitor(self)
-                        row[-1] = round(ll, 3)
-                        if best is None or ll > best[1]:
-                            best = (it, ll)
-                            if guard:
-                                guard()  # the estimate took seconds
-                            self.save_best(os.path.join(run_dir, "best"), it, ll, se, sigma,
-                                           run_id=run and run["run_id"])
-                        print(f"gan_2014: iteration {it}: held-out Parzen LL {ll:.1f} ± {se:.1f} "
-                              f"(sigma {sigma:.3f}); best {best[1]:.1f} at iteration {best[0]}", flush=True)
-                    write_row(writer, history_path, row)
-                    history.append(row)
-                    news = watch.add(it, d_loss[0], g_loss)
-                    if news:  # said once, on a line of its own; the run goes on
-                        print(("\n" if bar is not None else "") + news, flush=True)
+                # ---- gan.py's grids: the same 25 noise vectors every time ----
+                if it % sample_interval == 0 or it == epochs:
+                    run.add_grid(it, self.sample_images(it, run.images, fixed_noise))
 
-                    if progress:
-                        if bar is None:
-                            # Made after this process's first iteration, which includes
-                            # compiling: Keras's ETA leaves out only the bar's first step.
-                            # It counts this process's iterations; the start line says
-                            # where a resumed run began.
-                            bar = keras.utils.Progbar(epochs - start, unit_name="iteration",
-                                                      stateful_metrics=["D loss", "D acc", "G loss"])
-                        # values as they are now (the last 100 iterations), not since iteration 1
-                        recent.add(d_loss[0], d_loss[1], g_loss)
-                        bar.update(it - start, list(zip(["D loss", "D acc", "G loss"], recent.mean())))
-                    elif it % log_every == 0 or it == epochs:
-                        print(LOG_LINE % (it, d_loss[0], 100 * d_loss[1], g_loss), flush=True)
-                    if it % sample_interval == 0 or it == epochs:
-                        self.sample_images(it, images, fixed_noise)
-                        flush(history_file, history_path)
-                        plot_history(history, os.path.join(run_dir, "losses.png"))
-                    if it % checkpoint_interval == 0 or it == epochs or stop:
-                        flush(history_file, history_path)
-                        self.save_checkpoint(checkpoint, it, time.perf_counter() - t0, fixed_noise, best,
-                                             saved_at, run=run, first_row=history[0][1:6] if history and history[0][0] == 1 else None,
-                                             collapsed_since=watch.since)
-                        saved_at = it
-                        if on_checkpoint:
-                            on_checkpoint(it)
-                    if stop:
-                        raise Stopped(f"stopped by {signal.Signals(stop['signal']).name}", it, saved_at,
-                                      128 + stop["signal"])
-        finally:
-            for s, handler in previous.items():
-                signal.signal(s, handler)
-            if bar is not None and it < epochs:
-                print(flush=True)  # end the bar's unfinished line: a message that follows starts its own
-        if guard:
-            guard()
-        self.save_weights(run_dir)
-        make_gif(images, epochs, os.path.join(images, "progress.gif"))
-        return history
+                # ---- ours: a checkpoint to resume from; a signal stops here, after one ----
+                if run.checkpoint_due(it, epochs):
+                    run.save_checkpoint(self, it, fixed_noise)
+        run.finish(self, epochs, fixed_noise)  # the final weights, the GIF, the last checkpoint
+        return run.history
 
     def sample_images(self, iteration, folder, noise):
-        """Save images/<iteration>.png: a 5x5 grid of the generator's digits for the
-        run's fixed noise, as pixels in [0, 1]."""
+        """Save <folder>/<iteration>.png, a 5x5 grid of the generator's digits for
+        `noise` (the run's fixed 25 points), as pixels in [0, 1]; returns its path."""
         gen_imgs = self.to_unit(self.generator(noise, training=False).numpy())
-        save_grid(gen_imgs, os.path.join(folder, f"{iteration}.png"))
+        path = os.path.join(folder, f"{iteration}.png")
+        save_grid(gen_imgs, path)
+        return path
 
     # --- checkpoints: everything a resumed run needs to continue the same run ---
 
@@ -489,8 +297,9 @@ class GAN:
         state["rng"] = self.seed_generator.state
         return state
 
-    def save_checkpoint(self, path, iteration, elapsed, fixed_noise, best, saved_at=None, run=None,
-                        first_row=None, collapsed_since=None):
+    def save_checkpoint(self, path, iteration, elapsed, fixed_noise, best, saved_at=None, **record):
+        """The model's state and `record` (what the run folder keeps with it:
+        its run id and settings, the files it wrote) in one .npz."""
         arrays = {k: v.numpy() for k, v in self.state_variables().items()}
         # The losses are computed before an update; the weights are checked here,
         # so a checkpoint called good never holds an update that broke them.
@@ -498,14 +307,9 @@ class GAN:
         if broken is not None:
             raise Stopped(f"training diverged by iteration {iteration} ({broken} is not finite)",
                           iteration, iteration if saved_at is None else saved_at, 1)
-        # `run`: the run this checkpoint belongs to (its id and settings, so a lost
-        # run.json can be rebuilt) and its history's first row: any other run's
-        # checkpoint, history or folder is refused on --resume.
         meta = json.dumps({"arch": ARCH_NAMES[type(self)], "latent_dim": self.latent_dim,
                            "iteration": iteration, "elapsed": elapsed,
-                           "best": None if best is None else list(best), "collapsed_since": collapsed_since,
-                           **({} if run is None else {"run_id": run["run_id"], "settings": run}),
-                           **({} if first_row is None else {"first_row": [float(v) for v in first_row]})})
+                           "best": None if best is None else list(best), **record})
         atomic_write(path, lambda tmp: np.savez(tmp, meta=np.array(meta), fixed_noise=fixed_noise, **arrays),
                      needs=sum(a.nbytes for a in arrays.values()))
 
@@ -537,13 +341,6 @@ class GAN:
         os.makedirs(folder, exist_ok=True)
         for model in models or (self.generator, self.discriminator):
             atomic_write(os.path.join(folder, f"{model.name}.weights.h5"), model.save_weights)
-
-    def save_best(self, folder, iteration, ll, se, sigma, run_id=None):
-        """The generator with the best held-out estimate so far, and what it scored."""
-        self.save_weights(folder, [self.generator])
-        record = {"arch": ARCH_NAMES[type(self)], "latent_dim": self.latent_dim, "iteration": iteration,
-                  "heldout_ll": ll, "se": se, "sigma": sigma, "run_id": run_id}
-        atomic_write(os.path.join(folder, "best.json"), lambda tmp: write_text(tmp, json.dumps(record, indent=1)))
 
 
 # -----------------------------------------------------------------------------
@@ -802,8 +599,566 @@ class ToyGAN(GAN):
 
 
 # -----------------------------------------------------------------------------
-# Files, folders and plots: written so that a crash, a kill or a full disk never
-# leaves half a file under the final name, and two runs never share a folder
+# The run folder: one object that checks a run's two folders before anything is
+# written, keeps its settings, and writes, and records, every file of the run
+
+CHECKPOINT, HISTORY, SETTINGS = "checkpoint.npz", "history.csv", "run.json"
+HISTORY_FIELDS = ["iteration", "d_loss_real", "d_loss_fake", "d_loss", "d_acc", "g_loss", "seconds",
+                  "heldout_ll"]
+MONITOR_SAMPLES = 10000   # generator samples per held-out estimate, as many as the final evaluation
+FINAL_WEIGHTS = ("generator.weights.h5", "discriminator.weights.h5")
+BEST_FILES = ("generator.weights.h5", "best.json")
+RUN_FILES = (SETTINGS, CHECKPOINT, HISTORY, "losses.png") + FINAL_WEIGHTS
+GIF = "progress.gif"
+# Settings a run keeps for life, and those a resumed run may change; IDENTITY: the
+# fields of run.json that must equal the copy in the run's checkpoint (the grid
+# folder and data path are where the run's files are now: a moved run may change them).
+FIXED = ("arch", "latent_dim", "batch_size", "seed", "images", "g_loss", "d_steps")
+CHANGEABLE = ("epochs", "sample_interval", "log_every", "checkpoint_interval", "eval_every")
+IDENTITY = ("run_id", "arch", "latent_dim", "batch_size", "seed", "g_loss", "d_steps", "data_sha256")
+INTERVALS = dict(epochs=EPOCHS, sample_interval=SAMPLE_INTERVAL, log_every=None,
+                 checkpoint_interval=CHECKPOINT_INTERVAL, eval_every=EVAL_EVERY)
+
+
+class RunFolder:
+    """A run's folders, `run_dir` (run.json, history.csv, losses.png, the
+    checkpoint, the final weights, best/) and `images` (the grids and the GIF),
+    and every file the run writes there.
+
+    Which files are this run's is decided one way: each checkpoint records every
+    file the run has written, with its sha256 (`files` in its metadata; for
+    history.csv, a sha256 of its rows up to the checkpoint). On --resume a file
+    that does not match is not this run's, whoever wrote it and whenever, and is
+    refused in one line that names it; what the run rebuilds itself (losses.png,
+    progress.gif, grids and rows past the checkpoint, a lost run.json) is rebuilt.
+    run.json is compared field by field with the checkpoint's own copy."""
+
+    def __init__(self, run_dir=RUN_DIR, images=IMAGES, settings=None, monitor=None, progress=False):
+        self.dir, self.images = run_dir, images
+        self.settings = {**INTERVALS, **(settings or {})}  # a command-line run's: run.json's
+        self.monitor, self.progress = monitor, progress    # monitor(gan): a held-out (ll, se, sigma)
+        self.locks, self.resume, self.overwrite = [], False, False
+        self.meta, self.restored = None, None  # the checkpoint to continue, its metadata and state
+        self.files = {}                        # every file this run wrote: its key -> sha256
+        self.history, self.rows, self.best = [], hashlib.sha256(), None
+        self.stop, self.bar, self.saved_at = {}, None, 0
+
+    def path(self, key):
+        """A file's key (as the checkpoint records it) -> its path: 'images/...' is in the grid folder."""
+        return os.path.join(self.images, key[7:]) if key.startswith("images/") else os.path.join(self.dir, key)
+
+    # --- opening: every check, before anything is written ---
+
+    @classmethod
+    def open(cls, args, context, settings=None):
+        """The folder of a new run with `settings` (refusing one that holds another
+        run), or of the run to --resume (its settings from run.json, every file
+        checked against its checkpoint). Only the locks are taken here."""
+        if args.resume and kind_of(args.run_dir) != "folder":
+            raise UsageError(f"--resume: no run folder {args.run_dir}/; start a new run without --resume, "
+                             "or pass the run's --run-dir")
+        locks = context["locks"] = []
+        fix = "move it away and --resume again" if args.resume else "move it away and try again"
+        if args.resume:
+            locks.append(lock_folder(args.run_dir, fix))  # before reading the run: nobody else writes it now
+        cls.refuse_other_run(args)
+        if args.resume:
+            settings = cls.read_settings(args.run_dir)
+            settings.update(cls.given_settings(args, settings, args.run_dir))
+        run = cls(args.run_dir, settings["images"], settings)
+        run.locks, run.resume, run.overwrite, run.fix = locks, args.resume, args.overwrite, fix
+        if args.resume:
+            run.check_output_paths()
+            run.check_resumable()
+        return run
+
+    @staticmethod
+    def refuse_other_run(args):
+        if args.resume or args.overwrite:
+            return
+        found = [n for n in RUN_FILES + ("best",) if os.path.lexists(os.path.join(args.run_dir, n))]
+        if {SETTINGS, CHECKPOINT} & set(found):
+            raise UsageError(f"{args.run_dir}/ already holds a run; pass --resume to continue it, --overwrite "
+                             "to replace it, or another --run-dir")
+        if found:
+            raise UsageError(f"{args.run_dir}/ holds a run's files ({', '.join(found)}) but nothing to resume "
+                             "from; pass --overwrite to replace them, or another --run-dir")
+
+    @staticmethod
+    def read_settings(run_dir):
+        """The run's settings from its run.json or, when that is missing or damaged,
+        from the copy its checkpoint holds (then run.json is written again)."""
+        path, checkpoint = os.path.join(run_dir, SETTINGS), os.path.join(run_dir, CHECKPOINT)
+        try:
+            with open(path, encoding="utf-8") as f:
+                settings, why = checked_settings(json.loads(f.read(100000)))
+        except FileNotFoundError:
+            settings, why = None, "missing"
+        except (OSError, ValueError) as e:
+            settings, why = None, f"unreadable ({getattr(e, 'strerror', None) or type(e).__name__})"
+        if settings is not None:
+            return settings
+        try:
+            meta = read_checkpoint(checkpoint, meta_only=True)[0] if kind_of(checkpoint) == "file" else {}
+        except CheckpointError:
+            meta = {}
+        copy, _ = checked_settings(meta.get("settings"))
+        if copy is not None and copy["run_id"] == meta.get("run_id"):
+            print(f"gan_2014: {path} is {why}; the run's settings come from its checkpoint", flush=True)
+            return copy
+        if why == "missing" and kind_of(checkpoint) == "missing":
+            raise UsageError(f"--resume: {run_dir}/ holds no run ({SETTINGS} and {CHECKPOINT} are missing); "
+                             "start a new run without --resume, or pass the run's --run-dir")
+        where = "its checkpoint has no copy of them (written before 2026-11-28, or damaged)"
+        raise UsageError(f"--resume: {path} is {why} and {where}; put back a copy of the run's {SETTINGS}, "
+                         "or start a new run with --overwrite (deletes this one) or another --run-dir")
+
+    @staticmethod
+    def given_settings(args, settings, run_dir):
+        """What a resumed run takes from the command line: an option given again
+        must agree with the run's, except those a resumed run may change."""
+        given = {k: getattr(args, k) for k in FIXED + CHANGEABLE if getattr(args, k) is not None}
+        for key, value in given.items():
+            recorded = settings[key]
+            if key == "images":
+                value, recorded = os.path.abspath(value), os.path.abspath(recorded)
+            if key in FIXED and value != recorded:
+                raise UsageError(f"{flag(key)} {value} conflicts with the run's {recorded} "
+                                 f"(from {os.path.join(run_dir, SETTINGS)}); drop {flag(key)} "
+                                 "to keep the run's, or start a new run")
+        return {k: v for k, v in given.items() if k in CHANGEABLE}
+
+    def check_output_paths(self):
+        """Every path the run writes is absent or of the right kind (a file where a
+        file goes, a folder where a folder goes): checked before anything is removed,
+        made or trained, so that a wrong one costs nothing."""
+        described = {"folder": "a folder", "other": "not a regular file (a pipe, a device or a broken link)"}
+        best = os.path.join(self.dir, "best")
+        if kind_of(best) not in ("missing", "folder"):
+            raise UsageError(f"{best}: {described.get(kind_of(best), 'a file')} where the run keeps its best "
+                             f"generator's folder; {self.fix}")
+        files = [os.path.join(self.dir, n) for n in RUN_FILES + ("crash.log", ".lock")]
+        files += [os.path.join(best, n) for n in BEST_FILES]
+        if os.path.isdir(self.images):
+            files += [os.path.join(self.images, n) for n in (GIF, OWNER, ".lock")]
+            files += [os.path.join(self.images, n) for n in sorted(os.listdir(self.images)) if is_grid_name(n)]
+        for path in files:
+            kind = kind_of(path)
+            if kind not in ("missing", "file"):
+                raise UsageError(f"{path}: {described[kind]} where the run writes a file; {self.fix}")
+
+    def check_resumable(self):
+        """Everything --resume continues must be this run's: the checkpoint (its run
+        id), run.json (field by field against the checkpoint's copy), and every file
+        the checkpoint recorded. A missing checkpoint is refused when the run had
+        written one (starting again is right only before the first)."""
+        checkpoint, settings = self.path(CHECKPOINT), self.settings
+        other = ("put back this run's own, or start a new run with --overwrite (deletes this one) or "
+                 "another --run-dir")
+        if kind_of(checkpoint) != "file":
+            if settings.get("checkpointed") or self.reached_checkpoint():
+                last = read_history(self.path(HISTORY), upto=2 ** 62)
+                reached = f" (its history reaches iteration {last[-1][0]})" if last else ""
+                raise UsageError(f"--resume: {checkpoint} is missing, but this run had written one{reached}; put "
+                                 "it back, or start a new run with --overwrite (deletes this one) or another --run-dir")
+            return self.check_best_owner()
+        try:
+            meta, _ = read_checkpoint(checkpoint, meta_only=True)
+        except CheckpointError as e:
+            raise UsageError(f"{checkpoint}: {e}; put back a whole copy of it, or start a new run with "
+                             "--overwrite (deletes this one) or another --run-dir") from None
+        rebuild = f"remove {SETTINGS} and --resume again (it is rebuilt from the checkpoint)"
+        if meta.get("run_id", settings["run_id"]) != settings["run_id"]:
+            raise UsageError(f"{checkpoint} belongs to another run (run id {meta['run_id'][:8]}, this run is "
+                             f"{settings['run_id'][:8]}); {other}; or, if {SETTINGS} was edited, {rebuild}")
+        copy = dict(meta.get("settings") or {})
+        copy.update({"arch": arch_name(copy["arch"])} if "arch" in copy else {})
+        for key in (k for k in IDENTITY if k in copy and copy[k] != settings[k]):
+            raise UsageError(f"{self.path(SETTINGS)}: its {key} {settings[key]!r} is not the run's {copy[key]!r} "
+                             f"(recorded in {CHECKPOINT}); put back {copy[key]!r}, or {rebuild}")
+        if (meta["arch"], meta["latent_dim"]) != (settings["arch"], settings["latent_dim"]):
+            raise UsageError(f"{checkpoint} is for arch {meta['arch']} with latent size {meta['latent_dim']}, "
+                             f"but {SETTINGS} says arch {settings['arch']} with {settings['latent_dim']}; " + other)
+        self.check_history(meta)
+        self.check_best_owner()
+        self.check_files(meta)
+        self.meta, start = meta, meta["iteration"]
+        if start > settings["epochs"] or (start == settings["epochs"] and self.finished(meta)):
+            raise UsageError(f"{checkpoint} is at iteration {start}, which already reaches --epochs "
+                             f"{settings['epochs']}; pass a larger --epochs to train further")
+
+    def reached_checkpoint(self):
+        """For a run.json older than its "checkpointed" mark: whether its history or
+        final weights show that the run got as far as its first checkpoint."""
+        rows = read_history(self.path(HISTORY), upto=2 ** 62)
+        first = min(self.settings["checkpoint_interval"], self.settings["epochs"])
+        return bool(rows and rows[-1][0] >= first) or any(
+            os.path.lexists(self.path(n)) for n in ("generator.weights.h5", "best"))
+
+    def check_history(self, meta):
+        path, start = self.path(HISTORY), meta["iteration"]
+        rows = read_history(path, upto=start)
+        fix = ("put back this run's own, or move it away and --resume again (the run goes on without its "
+               "earlier rows)")
+        if "first_row" in meta and rows and rows[0][0] == 1 and rows[0][1:6] != meta["first_row"]:
+            raise UsageError(f"{path} belongs to another run (its first row is not the one this run's checkpoint "
+                             "recorded); " + fix)
+        recorded = (meta.get("files") or {}).get(HISTORY)
+        if recorded and kind_of(path) == "file" and rows_digest(rows).hexdigest() != recorded:
+            last = rows[-1][0] if rows else 0
+            why = (f"it ends at iteration {last}, older than the checkpoint's {start}" if last < start
+                   else "its rows are not those the checkpoint recorded")
+            raise UsageError(f"{path} is not this run's history ({why}); " + fix)
+
+    def check_best_owner(self):
+        """best.json names its run: another run's best generator is refused."""
+        try:
+            with open(os.path.join(self.dir, "best", "best.json")) as f:
+                owner = json.loads(f.read(100000)).get("run_id")
+        except (OSError, ValueError, AttributeError):
+            owner = None
+        if owner not in (None, self.settings["run_id"]):
+            raise UsageError(f"{os.path.join(self.dir, 'best')}/ holds another run's best generator; move it "
+                             "away and --resume again")
+
+    def present_files(self, upto):
+        """The keys of the files of the run's kinds in its folders, grids up to iteration `upto`."""
+        keys = [k for k in FINAL_WEIGHTS + tuple("best/" + n for n in BEST_FILES) if kind_of(self.path(k)) == "file"]
+        if os.path.isdir(self.images):
+            keys += [f"images/{n}" for n in sorted(os.listdir(self.images), key=lambda n: (len(n), n))
+                     if is_grid_name(n) and int(n[:-4]) <= upto]
+        return keys
+
+    def check_files(self, meta):
+        """Each file of the run's kinds must be the one the checkpoint recorded."""
+        self.claim_images(check_only=True)  # a grid folder marked as another run's: named as such
+        recorded = meta.get("files")
+        if recorded is None:  # a checkpoint from before 2026-12-01: what the folder holds is taken as the run's
+            return
+        after = {"best": "the run's best is then chosen again from its next estimates",
+                 "images": "the run goes on without it", "": "the run writes its own at its end"}
+        for key in self.present_files(meta["iteration"]):
+            if file_sha256(self.path(key)) != recorded.get(key):
+                kind = key.split("/")[0] if "/" in key else ""
+                path = os.path.join(self.dir, "best") + "/" if kind == "best" else self.path(key)
+                raise UsageError(f"{self.path(key)} is not this run's (not the file its checkpoint recorded: "
+                                 f"another run's, or an older copy); move {path} away and --resume again "
+                                 f"({after[kind]})")
+
+    def finished(self, meta):
+        """Whether the final weights are there and are the run's (written after its last checkpoint's iteration)."""
+        recorded = meta.get("files")
+        if recorded is not None:
+            return all(w in recorded and kind_of(self.path(w)) == "file" for w in FINAL_WEIGHTS)
+        checkpoint = os.path.getmtime(self.path(CHECKPOINT))  # older checkpoints: the files' times
+        return all(kind_of(self.path(w)) == "file" and os.path.getmtime(self.path(w)) >= checkpoint
+                   for w in FINAL_WEIGHTS)
+
+    def check_data(self, mnist, data_arg):
+        """A resumed run must see the digits it started with (by their sha256, wherever the file is now)."""
+        digest = data_digest(mnist)
+        if self.resume and digest != self.settings["data_sha256"]:
+            raise UsageError(f"--data {self.data_path(data_arg) or 'keras.datasets.mnist'}: its digits (sha256 "
+                             f"{digest}) are not the run's (sha256 {self.settings['data_sha256']}, "
+                             f"{self.settings['data'] or 'downloaded'}); pass the run's data file")
+        self.settings["data_sha256"] = digest
+        if data_arg is not None:
+            self.settings["data"] = os.path.abspath(data_arg)  # where the run's digits are now
+
+    def data_path(self, data_arg):
+        return data_arg if data_arg is not None else self.settings.get("data")
+
+    def check_writes(self):
+        """The folders can be written and hold nothing of the wrong kind or of
+        another run; then a new run's folders are made and locked."""
+        self.claim_images(check_only=True)
+        for folder, option in ((self.dir, "--run-dir"), (self.images, "--images")):
+            check_writable_dir(folder, option, self.fix if self.resume else f"choose another {option}")
+        self.check_output_paths()  # before --overwrite removes anything
+        if not self.resume:
+            ensure_writable_dir(self.dir, "--run-dir")
+            self.locks.append(lock_folder(self.dir, self.fix))
+            self.refuse_other_run(argparse.Namespace(run_dir=self.dir, resume=False, overwrite=self.overwrite))
+        ensure_writable_dir(self.images, "--images")
+        if os.path.realpath(self.images) != os.path.realpath(self.dir):
+            self.locks.append(lock_folder(self.images, self.fix))
+
+    def claim_images(self, check_only=False):
+        """The grid folder is the run's: another run's grids there (by its mark) are
+        refused, or removed with --overwrite, so that no folder mixes two runs'
+        grids. A resumed run whose folder lost its mark takes the folder its
+        run.json names as its own (its grids are checked against the checkpoint)."""
+        images, run_id = self.images, self.settings["run_id"]
+        if not os.path.isdir(images):
+            return
+        owner = grid_owner(images)
+        theirs = grid_files(images) if owner != run_id and not (self.resume and owner is None) else []
+        if theirs and self.resume:
+            raise UsageError(f"--images {images}: holds another run's grids ({len(theirs)} files such as "
+                             f"{sorted(theirs)[0]}); move them away and --resume again")
+        if theirs and not self.overwrite:
+            raise UsageError(f"--images {images}: holds another run's grids ({len(theirs)} files such as "
+                             f"{sorted(theirs)[0]}); pass --overwrite to replace them or another --images")
+        if check_only:
+            return
+        for name in theirs:
+            os.remove(os.path.join(images, name))
+        if owner != run_id:
+            atomic_write(os.path.join(images, OWNER), lambda tmp: write_text(tmp, run_id))
+
+    def restore(self, gan):
+        """Load the checkpoint to continue into `gan` (whole and this model's, or refused)."""
+        if self.meta is None:
+            return None
+        checkpoint = self.path(CHECKPOINT)
+        self.restored = gan.load_checkpoint(checkpoint)
+        if "run_id" in self.settings and "run_id" not in self.meta and not np.array_equal(  # a checkpoint from before they carried their run:
+                self.restored[2], gan.host_noise(np.random.default_rng(self.settings["seed"]), 25)):  # its noise
+            raise UsageError(f"{checkpoint} belongs to another run (its fixed noise is not from this run's "
+                             "seed); put back this run's own, or start a new run with --overwrite (deletes "
+                             "this one) or another --run-dir")
+        return self.restored
+
+    def resume_from(self, gan):
+        """For a run made in Python: continue from the checkpoint in run_dir."""
+        self.meta = read_checkpoint(self.path(CHECKPOINT), meta_only=True)[0]
+        return self.restore(gan)
+
+    # --- training: every file the run writes ---
+
+    @contextlib.contextmanager
+    def training(self, gan, epochs):
+        """Every check passed: now the folders become the run's. Yields (first
+        iteration, fixed noise). Meanwhile Ctrl-C, SIGTERM and SIGHUP (a closed
+        terminal) ask the loop to finish its iteration, checkpoint and stop."""
+        start, fixed_noise = self.begin(gan)
+        def request_stop(signum, frame):
+            if self.stop:  # asked twice: leave now; the last checkpoint is whole either way
+                raise Interrupted(signum)
+            self.stop["signal"] = signum
+        previous = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+        self.epochs, self.t0 = epochs, time.perf_counter() - self.elapsed
+        try:
+            with open(self.path(HISTORY), "a", newline="") as self.history_file:
+                self.writer = csv.writer(self.history_file)
+                yield start, fixed_noise
+        finally:
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+            if self.bar is not None and (not self.history or self.history[-1][0] < epochs):
+                print(flush=True)  # end the bar's unfinished line: a message that follows starts its own
+
+    def begin(self, gan):
+        """Make the folders the run's: --overwrite's removals, run.json, the grid
+        folder's mark, the checkpoint's state, the history up to it, what a
+        resumed run rebuilds; a new run's fixed noise and its grid 0."""
+        for folder in (self.dir, self.images):
+            os.makedirs(folder, exist_ok=True)
+        if self.overwrite:
+            self.remove_old_run()
+        for folder in (self.dir, self.images):
+            remove_temporaries(folder)
+        identified = "run_id" in self.settings  # a command-line run: run.json and the grid folder's mark
+        if identified:
+            self.claim_images()
+            self.settings["checkpointed"] = bool(self.restored)
+            self.write_settings()
+        WRITE_GUARDS.append(self.guard)  # every file it writes, checked just before it lands
+        start, self.elapsed, fixed_noise, self.best, collapsed = self.restored or (0, 0.0, None, None, None)
+        self.saved_at = start
+        self.history = read_history(self.path(HISTORY), upto=start)
+        write_history(self.path(HISTORY), self.history)  # drops rows a killed run wrote past its checkpoint
+        self.rows = rows_digest(self.history)
+        self.watch = CollapseWatch(self.history, since=collapsed)
+        self.recent = RecentMean(100)
+        if self.resume or self.restored:
+            recorded = (self.meta or {}).get("files")
+            if recorded is None:  # an older checkpoint: the files it accepted are the run's from now on
+                recorded = {k: file_sha256(self.path(k)) for k in self.present_files(start)}
+            self.files = {k: v for k, v in recorded.items() if k != HISTORY and kind_of(self.path(k)) == "file"}
+            self.rebuild(start)
+        if fixed_noise is None:
+            # One fixed batch of 25 latent points for every grid of the run, so the
+            # grids show the same points evolving rather than new random digits.
+            fixed_noise = gan.host_noise(np.random.default_rng(gan.seed), 25)
+            self.add_grid(0, gan.sample_images(0, self.images, fixed_noise))  # the untrained generator
+        return start, fixed_noise
+
+    def rebuild(self, start):
+        """What a resumed run rebuilds: grids past its checkpoint (the loop writes
+        them again), a GIF that is not the run's (written again at the end), the
+        plot; best/ that was moved away is chosen again."""
+        for name in grid_files(self.images):
+            key = f"images/{name}"
+            if (name == GIF and self.files.get(key) != file_sha256(self.path(key))) or (
+                    name != GIF and int(name[:-4]) > start):
+                os.remove(self.path(key))
+                self.files.pop(key, None)
+        if not all(f"best/{n}" in self.files for n in BEST_FILES):
+            self.best = None
+        if self.history:
+            plot_history(self.history, self.path("losses.png"))
+
+    def remove_old_run(self):
+        """What --overwrite removes from a run folder before a new run: the old run's files."""
+        for name in RUN_FILES + ("crash.log",) + tuple(os.path.join("best", n) for n in BEST_FILES):
+            if os.path.isfile(self.path(name)):
+                os.remove(self.path(name))
+        with contextlib.suppress(OSError):
+            os.rmdir(os.path.join(self.dir, "best"))  # only if nothing else is in it
+
+    def write_settings(self):
+        atomic_write(self.path(SETTINGS), lambda tmp: write_text(tmp, json.dumps(self.settings, indent=1)))
+
+    def guard(self):
+        """Another run may own the folder's path now (it was removed or replaced): write nothing more there."""
+        for path, _ in (lock for lock in self.locks if not still_locked(lock)):
+            raise FolderGone(f"{os.path.dirname(path)}/ was removed or replaced while this run trained "
+                             "(its lock file is not this process's); stopped without writing anything more")
+
+    def record(self, gan, it, d_loss_real, d_loss_fake, d_loss, g_loss):
+        """One iteration's row of history.csv; when due, the held-out estimate (and
+        best/); the collapse watch; the progress bar."""
+        row = [it, *(float(v) for v in (d_loss_real[0], d_loss_fake[0], d_loss[0], d_loss[1], g_loss)),
+               round(time.perf_counter() - self.t0, 3), math.nan]
+        if not all(math.isfinite(v) for v in row[:-1]):
+            raise Stopped(f"training diverged at iteration {it} (D loss {d_loss[0]}, G loss {g_loss})",
+                          it, self.saved_at, 1)
+        self.guard()
+        every = self.settings["eval_every"]
+        if every and self.monitor and (it % every == 0 or it == self.epochs):
+            ll, se, sigma = self.monitor(gan)
+            row[-1] = round(ll, 3)
+            if self.best is None or ll > self.best[1]:
+                self.best = (it, ll)
+                self.save_best(gan, it, ll, se, sigma)
+            print(f"gan_2014: iteration {it}: held-out Parzen LL {ll:.1f} ± {se:.1f} (sigma {sigma:.3f}); "
+                  f"best {self.best[1]:.1f} at iteration {self.best[0]}", flush=True)
+        write_row(self.writer, self.path(HISTORY), row)
+        self.rows.update(row_text(row).encode())
+        self.history.append(row)
+        news = self.watch.add(it, row[3], row[5])
+        if news:  # said once, on a line of its own; the run goes on
+            print(("\n" if self.bar is not None else "") + news, flush=True)
+        if self.progress:
+            if self.bar is None:
+                # Made after this process's first iteration, which includes compiling:
+                # Keras's ETA leaves out only the bar's first step. It counts this
+                # process's iterations; the start line says where a resumed run began.
+                self.bar = keras.utils.Progbar(self.epochs - it + 1, unit_name="iteration",
+                                               stateful_metrics=["D loss", "D acc", "G loss"])
+                self.first = it
+            # values as they are now (the last 100 iterations), not since iteration 1
+            self.recent.add(row[3], row[4], row[5])
+            self.bar.update(it - self.first + 1, list(zip(["D loss", "D acc", "G loss"], self.recent.mean())))
+
+    def log_due(self, it, epochs, sample_interval):
+        """gan.py's line every --log-every, by default with each grid; never under a progress bar."""
+        every = self.settings["log_every"] or sample_interval
+        return not self.progress and (it % every == 0 or it == epochs)
+
+    def checkpoint_due(self, it, epochs):
+        """At every interval and on a signal (which then stops the run); the last one is `finish`'s."""
+        return (it % self.settings["checkpoint_interval"] == 0 and it < epochs) or bool(self.stop)
+
+    def add_grid(self, it, path):
+        """A grid was written: record it, and bring history.csv and losses.png up to date with it."""
+        self.files[f"images/{os.path.basename(path)}"] = file_sha256(path)
+        if it:
+            flush(self.history_file, self.path(HISTORY))
+            plot_history(self.history, self.path("losses.png"))
+
+    def save_best(self, gan, iteration, ll, se, sigma):
+        """best/: the generator with the best held-out estimate so far, and what it scored."""
+        self.guard()  # the estimate took seconds
+        folder = os.path.join(self.dir, "best")
+        gan.save_weights(folder, [gan.generator])
+        record = {"arch": ARCH_NAMES[type(gan)], "latent_dim": gan.latent_dim, "iteration": iteration,
+                  "heldout_ll": ll, "se": se, "sigma": sigma, "run_id": self.settings.get("run_id")}
+        atomic_write(os.path.join(folder, "best.json"), lambda tmp: write_text(tmp, json.dumps(record, indent=1)))
+        for name in BEST_FILES:
+            self.files[f"best/{name}"] = file_sha256(os.path.join(folder, name))
+
+    def save_checkpoint(self, gan, it, fixed_noise):
+        """The model's state, with the run's id and settings (a lost run.json is
+        rebuilt from them) and every file it wrote so far; after a stop request,
+        raises Stopped once it is written."""
+        if not self.history_file.closed:
+            flush(self.history_file, self.path(HISTORY))
+        record = {"collapsed_since": self.watch.since, "files": {**self.files, HISTORY: self.rows.hexdigest()}}
+        if self.history and self.history[0][0] == 1:
+            record["first_row"] = [float(v) for v in self.history[0][1:6]]
+        if "run_id" in self.settings:
+            record.update(run_id=self.settings["run_id"], settings=self.settings)
+        gan.save_checkpoint(self.path(CHECKPOINT), it, time.perf_counter() - self.t0, fixed_noise, self.best,
+                            self.saved_at, **record)
+        self.saved_at = it
+        if "run_id" in self.settings and not self.settings["checkpointed"]:
+            self.settings["checkpointed"] = True  # from now on a lost checkpoint is not a fresh start
+            self.write_settings()
+        if self.stop:
+            raise Stopped(f"stopped by {signal.Signals(self.stop['signal']).name}", it, it, 128 + self.stop["signal"])
+
+    def finish(self, gan, epochs, fixed_noise):
+        """The final weights and the GIF, then the last checkpoint, which records them."""
+        self.guard()
+        gan.save_weights(self.dir)
+        make_gif(self.images, epochs, self.path("images/" + GIF))
+        for key in FINAL_WEIGHTS + ("images/" + GIF,):
+            if kind_of(self.path(key)) == "file":
+                self.files[key] = file_sha256(self.path(key))
+        recorded = (self.meta or {}).get("files") if self.restored and self.restored[0] == epochs else None
+        if recorded != {**self.files, HISTORY: self.rows.hexdigest()}:  # else the checkpoint says it all already
+            self.save_checkpoint(gan, epochs, fixed_noise)
+
+
+def row_text(row):
+    """A history row as history.csv holds it (Python floats round-trip through their text)."""
+    return ",".join("" if isinstance(v, float) and math.isnan(v) else str(v) for v in row) + "\n"
+
+
+def rows_digest(rows):
+    """The sha256 of history rows, as the checkpoint records it: the same rows read back give the same."""
+    digest = hashlib.sha256()
+    for row in rows:
+        digest.update(row_text(row).encode())
+    return digest
+
+
+SETTING_TYPES = {
+    "arch": lambda v: v in ARCHS, "latent_dim": lambda v: type(v) is int and v > 0,
+    "batch_size": lambda v: type(v) is int and v > 0, "seed": lambda v: type(v) is int and 0 <= v < 2 ** 32,
+    "images": lambda v: isinstance(v, str) and v, "run_id": lambda v: isinstance(v, str) and v,
+    "data": lambda v: v is None or isinstance(v, str), "data_sha256": lambda v: isinstance(v, str),
+    "epochs": lambda v: type(v) is int and v > 0, "sample_interval": lambda v: type(v) is int and v > 0,
+    "log_every": lambda v: v is None or (type(v) is int and v > 0),
+    "checkpoint_interval": lambda v: type(v) is int and v > 0,
+    "eval_every": lambda v: type(v) is int and v >= 0,
+    "g_loss": lambda v: v in G_LOSSES, "d_steps": lambda v: type(v) is int and v > 0}
+OPTIONAL_SETTINGS = {"checkpointed": lambda v: type(v) is bool}  # absent from run.json before 2026-11-28
+
+
+def checked_settings(settings):
+    """The settings if every one is there and of its kind; else why not."""
+    if not isinstance(settings, dict):
+        return None, "not a record of settings"
+    if isinstance(settings.get("arch"), str):
+        settings["arch"] = arch_name(settings["arch"])
+    settings.setdefault("g_loss", G_LOSS)  # run.json from before these options: what it trained with
+    settings.setdefault("d_steps", D_STEPS)
+    for key, ok in SETTING_TYPES.items():
+        if key not in settings or not ok(settings[key]):
+            return None, f"no valid {key!r}"
+    for key, ok in OPTIONAL_SETTINGS.items():
+        if key in settings and not ok(settings[key]):
+            return None, f"no valid {key!r}"
+    return settings, None
+
+
+# -----------------------------------------------------------------------------
+# The run folder's tools: files written so that a crash, a kill or a full disk
+# never leaves half a file under the final name; locks, so that two runs never
+# share a folder; grids, the GIF, the history and its plot; checked reading
 
 TMP_PREFIX = ".tmp-"  # atomic_write's temporary files; a later start removes those a kill left
 WRITE_GUARDS = []     # called just before each file takes its final name: they raise if it must not
@@ -1040,6 +1395,10 @@ class RecentMean:
         return np.mean(self.rows, axis=0).tolist()
 
 
+COLLAPSE_WINDOW = 500     # iterations the collapse watch looks back over (CollapseWatch)
+COLLAPSE_D_LOSS = 0.01    # D's mean loss over them under this: the run has collapsed
+
+
 class CollapseWatch:
     """Notices a run whose discriminator has won for good: over the last
     `window` iterations it told real digits from generated ones with a mean
@@ -1251,7 +1610,9 @@ def read_checkpoint(path, meta_only=False):
     optional = {"run_id": lambda v: isinstance(v, str) and v, "settings": lambda v: isinstance(v, dict),
                 "first_row": lambda v: isinstance(v, list) and len(v) == 5
                 and all(type(x) in (int, float) for x in v),  # absent from checkpoints before 2026-11-28
-                "collapsed_since": lambda v: v is None or (type(v) is int and v >= 1)}  # before 2026-11-30
+                "collapsed_since": lambda v: v is None or (type(v) is int and v >= 1),  # before 2026-11-30
+                "files": lambda v: isinstance(v, dict) and all(  # before 2026-12-01
+                    isinstance(k, str) and isinstance(h, str) for k, h in v.items())}
     if not isinstance(meta, dict):
         raise CheckpointError("its metadata is not a record")
     if isinstance(meta.get("arch"), str):
@@ -1578,7 +1939,22 @@ def describe_generator(weights):
     if layout is None:
         raise UsageError(f"--weights {path}: not a generator weights file of gan_2014 "
                          "(expected a generator.weights.h5 that training wrote)")
+    if not recorded_by_its_run(path):
+        print(one_line(f"gan_2014: note: {path} is not the file its run's checkpoint recorded (another run's, "
+                       "or an older copy of its own); what follows is about this file, not that run"), flush=True)
     return ("weights", path, *layout)
+
+
+def recorded_by_its_run(path):
+    """False when `path` sits where a run keeps its weights (run/ or run/best/) and
+    that run's checkpoint recorded another file there (RunFolder's record)."""
+    folder, name = os.path.split(os.path.abspath(path))
+    run_dir, key = (os.path.dirname(folder), f"best/{name}") if os.path.basename(folder) == "best" else (folder, name)
+    try:
+        files = read_checkpoint(os.path.join(run_dir, CHECKPOINT), meta_only=True)[0].get("files")
+    except CheckpointError:
+        return True  # no run's checkpoint there: nothing to compare with
+    return files is None or key not in files or files[key] == file_sha256(path)
 
 
 def generator_layout(path):
@@ -1769,109 +2145,20 @@ def train_parser():
     return p
 
 
-# Settings a run keeps for life, and those a resumed run may change.
-FIXED = ("arch", "latent_dim", "batch_size", "seed", "images", "g_loss", "d_steps")
-CHANGEABLE = ("epochs", "sample_interval", "log_every", "checkpoint_interval", "eval_every")
-
-
 def flag(key):
     return "--" + key.replace("_", "-")
 
 
-SETTING_TYPES = {
-    "arch": lambda v: v in ARCHS, "latent_dim": lambda v: type(v) is int and v > 0,
-    "batch_size": lambda v: type(v) is int and v > 0, "seed": lambda v: type(v) is int and 0 <= v < 2 ** 32,
-    "images": lambda v: isinstance(v, str) and v, "run_id": lambda v: isinstance(v, str) and v,
-    "data": lambda v: v is None or isinstance(v, str), "data_sha256": lambda v: isinstance(v, str),
-    "epochs": lambda v: type(v) is int and v > 0, "sample_interval": lambda v: type(v) is int and v > 0,
-    "log_every": lambda v: v is None or (type(v) is int and v > 0),
-    "checkpoint_interval": lambda v: type(v) is int and v > 0,
-    "eval_every": lambda v: type(v) is int and v >= 0,
-    "g_loss": lambda v: v in G_LOSSES, "d_steps": lambda v: type(v) is int and v > 0}
-OPTIONAL_SETTINGS = {"checkpointed": lambda v: type(v) is bool}  # absent from run.json before 2026-11-28
-
-
-def checked_settings(settings):
-    """The settings if every one is there and of its kind; else why not."""
-    if not isinstance(settings, dict):
-        return None, "not a record of settings"
-    if isinstance(settings.get("arch"), str):
-        settings["arch"] = arch_name(settings["arch"])
-    settings.setdefault("g_loss", G_LOSS)  # run.json from before these options: what it trained with
-    settings.setdefault("d_steps", D_STEPS)
-    for key, ok in SETTING_TYPES.items():
-        if key not in settings or not ok(settings[key]):
-            return None, f"no valid {key!r}"
-    for key, ok in OPTIONAL_SETTINGS.items():
-        if key in settings and not ok(settings[key]):
-            return None, f"no valid {key!r}"
-    return settings, None
-
-
-def read_settings(run_dir):
-    """The run's settings from its run.json or, when that is missing or damaged,
-    from the copy its checkpoint holds (then run.json is written again)."""
-    path, checkpoint = os.path.join(run_dir, SETTINGS), os.path.join(run_dir, CHECKPOINT)
-    try:
-        with open(path, encoding="utf-8") as f:
-            settings, why = checked_settings(json.loads(f.read(100000)))
-    except FileNotFoundError:
-        settings, why = None, "missing"
-    except (OSError, ValueError) as e:
-        settings, why = None, f"unreadable ({getattr(e, 'strerror', None) or type(e).__name__})"
-    if settings is not None:
-        return settings
-    try:
-        meta = read_checkpoint(checkpoint, meta_only=True)[0] if kind_of(checkpoint) == "file" else {}
-    except CheckpointError:
-        meta = {}
-    copy, _ = checked_settings(meta.get("settings"))
-    if copy is not None and copy["run_id"] == meta.get("run_id"):
-        print(f"gan_2014: {path} is {why}; the run's settings come from its checkpoint", flush=True)
-        return copy
-    if why == "missing" and kind_of(checkpoint) == "missing":
-        raise UsageError(f"--resume: {run_dir}/ holds no run ({SETTINGS} and {CHECKPOINT} are missing); "
-                         "start a new run without --resume, or pass the run's --run-dir")
-    where = "its checkpoint has no copy of them (written before 2026-11-28, or damaged)"
-    raise UsageError(f"--resume: {path} is {why} and {where}; put back a copy of the run's {SETTINGS}, "
-                     "or start a new run with --overwrite (deletes this one) or another --run-dir")
-
-
-RUN_FILES = (SETTINGS, CHECKPOINT, HISTORY, "losses.png", "generator.weights.h5", "discriminator.weights.h5")
-BEST_FILES = ("generator.weights.h5", "best.json")
-
-
-def run_files(run_dir):
-    """The files of a run (any run, with or without its run.json) that `run_dir` holds."""
-    names = [n for n in RUN_FILES + ("best",) if os.path.lexists(os.path.join(run_dir, n))]
-    return names
-
-
-def resolve_settings(args):
-    """The run's settings: a new run's from the options and defaults; a resumed
-    run's from its run.json, where an option given again must agree."""
+def new_settings(args):
+    """A new run's settings: the options given, gan.py's defaults for the rest."""
     given = {k: getattr(args, k) for k in FIXED + CHANGEABLE if getattr(args, k) is not None}
-    if args.resume:
-        settings = read_settings(args.run_dir)
-        for key, value in given.items():
-            recorded = settings[key]
-            if key == "images":
-                value, recorded = os.path.abspath(value), os.path.abspath(recorded)
-            if key in FIXED and value != recorded:
-                raise UsageError(f"{flag(key)} {value} conflicts with the run's {recorded} "
-                                 f"(from {os.path.join(args.run_dir, SETTINGS)}); drop {flag(key)} "
-                                 "to keep the run's, or start a new run")
-        settings.update({k: v for k, v in given.items() if k in CHANGEABLE})
-        return settings
     arch = given.get("arch", ARCH)
     if not ARCHS[arch].separate_d_steps and given.get("d_steps", 1) != 1:
         raise UsageError(f"--d-steps {given['d_steps']}: --arch {arch}'s update is the authors' joint step "
                          "(D and G from one forward pass, AdversaryCost2), with no separate D steps; "
                          "drop --d-steps, or use --arch keras-gan")
     settings = dict(arch=arch, latent_dim=LATENT_DIM, batch_size=ARCHS[arch].batch_size, g_loss=G_LOSS,
-                    d_steps=D_STEPS,
-                    seed=random_seed(), images=IMAGES, epochs=EPOCHS, sample_interval=SAMPLE_INTERVAL,
-                    log_every=None, checkpoint_interval=CHECKPOINT_INTERVAL, eval_every=EVAL_EVERY)
+                    d_steps=D_STEPS, seed=random_seed(), images=IMAGES, **INTERVALS)
     settings.update(given)
     settings["images"] = os.path.abspath(settings["images"])
     settings["run_id"] = uuid.uuid4().hex
@@ -1879,175 +2166,14 @@ def resolve_settings(args):
     return settings
 
 
-def check_resumable(run_dir, settings):
-    """Everything --resume continues must be this run's: (checkpoint meta or
-    None). Another run's checkpoint, history or best generator is refused; so is
-    a missing checkpoint when the run had written one (restarting from 0 is
-    right only for a run that never reached its first checkpoint)."""
-    checkpoint = os.path.join(run_dir, CHECKPOINT)
-    other = ("put back this run's own, or start a new run with --overwrite (deletes this one) or "
-             "another --run-dir")
-    meta = None
-    if kind_of(checkpoint) == "file":
-        try:
-            meta, _ = read_checkpoint(checkpoint, meta_only=True)
-        except CheckpointError as e:
-            raise UsageError(f"{checkpoint}: {e}; put back a whole copy of it, or start a new run with "
-                             "--overwrite (deletes this one) or another --run-dir") from None
-        if (meta["arch"], meta["latent_dim"]) != (settings["arch"], settings["latent_dim"]):
-            raise UsageError(f"{checkpoint} is for arch {meta['arch']} with latent size {meta['latent_dim']}, "
-                             f"but {SETTINGS} says arch {settings['arch']} with {settings['latent_dim']}; "
-                             + other)
-        if meta.get("run_id", settings["run_id"]) != settings["run_id"]:
-            raise UsageError(f"{checkpoint} belongs to another run (run id {meta['run_id'][:8]}, this run is "
-                             f"{settings['run_id'][:8]}); " + other)
-        first_row = read_history(os.path.join(run_dir, HISTORY), upto=1)
-        if "first_row" in meta and first_row and first_row[0][1:6] != meta["first_row"]:
-            raise UsageError(f"{os.path.join(run_dir, HISTORY)} belongs to another run (its first row is not "
-                             "the one this run's checkpoint recorded); put back this run's own, or move it "
-                             "away and --resume again (the run goes on without its earlier rows)")
-    elif settings.get("checkpointed") or reached_checkpoint(run_dir, settings):
-        last = read_history(os.path.join(run_dir, HISTORY), upto=2 ** 62)
-        reached = f" (its history reaches iteration {last[-1][0]})" if last else ""
-        raise UsageError(f"--resume: {checkpoint} is missing, but this run had written one{reached}; put it "
-                         "back, or start a new run with --overwrite (deletes this one) or another --run-dir")
-    try:
-        with open(os.path.join(run_dir, "best", "best.json")) as f:
-            owner = json.loads(f.read(100000)).get("run_id")
-    except (OSError, ValueError, AttributeError):
-        owner = None
-    if owner not in (None, settings["run_id"]):
-        raise UsageError(f"{os.path.join(run_dir, 'best')}/ holds another run's best generator; move it away "
-                         "and --resume again")
-    return meta
-
-
-def reached_checkpoint(run_dir, settings):
-    """For a run.json older than its "checkpointed" mark: whether its history or
-    final weights show that the run got as far as its first checkpoint."""
-    rows = read_history(os.path.join(run_dir, HISTORY), upto=2 ** 62)
-    first = min(settings["checkpoint_interval"], settings["epochs"])
-    return bool(rows and rows[-1][0] >= first) or any(
-        os.path.lexists(os.path.join(run_dir, n)) for n in ("generator.weights.h5", "best"))
-
-
-def claim_images(images, run_id, overwrite, resume=False, check_only=False):
-    """The grid folder is the run's: another run's grids there are refused, or
-    removed with --overwrite, so that no folder mixes two runs' grids. A resumed
-    run whose folder lost its mark (or never had one) takes the folder its
-    run.json names as its own."""
-    if not os.path.isdir(images):
-        return
-    owner = grid_owner(images)
-    theirs = grid_files(images) if owner != run_id and not (resume and owner is None) else []
-    if theirs and resume:
-        raise UsageError(f"--images {images}: holds another run's grids ({len(theirs)} files such as "
-                         f"{sorted(theirs)[0]}); move them away and --resume again")
-    if theirs and not overwrite:
-        raise UsageError(f"--images {images}: holds another run's grids ({len(theirs)} files such as "
-                         f"{sorted(theirs)[0]}); pass --overwrite to replace them or another --images")
-    if check_only:
-        return
-    for name in theirs:
-        os.remove(os.path.join(images, name))
-    if owner != run_id:
-        atomic_write(os.path.join(images, OWNER), lambda tmp: write_text(tmp, run_id))
-
-
-def check_output_paths(run_dir, images, fix):
-    """Every path the run writes is absent or of the right kind (a file where a
-    file goes, a folder where a folder goes): checked before anything is removed,
-    made or trained, so that a wrong one costs nothing."""
-    described = {"folder": "a folder", "other": "not a regular file (a pipe, a device or a broken link)"}
-    best = os.path.join(run_dir, "best")
-    if kind_of(best) not in ("missing", "folder"):
-        raise UsageError(f"{best}: {described.get(kind_of(best), 'a file')} where the run keeps its best "
-                         f"generator's folder; {fix}")
-    files = [os.path.join(run_dir, n) for n in RUN_FILES + ("crash.log", ".lock")]
-    files += [os.path.join(best, n) for n in BEST_FILES]
-    if os.path.isdir(images):
-        files += [os.path.join(images, n) for n in ("progress.gif", OWNER, ".lock")]
-        files += [os.path.join(images, n) for n in sorted(os.listdir(images)) if is_grid_name(n)]
-    for path in files:
-        kind = kind_of(path)
-        if kind not in ("missing", "file"):
-            raise UsageError(f"{path}: {described[kind]} where the run writes a file; {fix}")
-
-
-def new_run_files(run_dir):
-    """What --overwrite removes from a run folder before a new run: the old run's files."""
-    for name in RUN_FILES + ("crash.log",) + tuple(os.path.join("best", n) for n in BEST_FILES):
-        path = os.path.join(run_dir, name)
-        if os.path.isfile(path):
-            os.remove(path)
-    with contextlib.suppress(OSError):
-        os.rmdir(os.path.join(run_dir, "best"))  # only if nothing else is in it
-
-
-def refuse_other_run(args):
-    if args.resume or args.overwrite:
-        return
-    found = run_files(args.run_dir)
-    if {SETTINGS, CHECKPOINT} & set(found):
-        raise UsageError(f"{args.run_dir}/ already holds a run; pass --resume to continue it, --overwrite "
-                         "to replace it, or another --run-dir")
-    if found:
-        raise UsageError(f"{args.run_dir}/ holds a run's files ({', '.join(found)}) but nothing to resume "
-                         "from; pass --overwrite to replace them, or another --run-dir")
-
-
-def train_main(argv, context):
-    args = train_parser().parse_args(argv)
-    if args.resume and args.overwrite:
-        raise UsageError("--resume and --overwrite contradict each other; pass one")
-    if args.data is not None and (problem := file_problem(args.data)):  # inputs before the folders' state
-        raise UsageError(f"--data {args.data}: {problem}")
-    run_dir = args.run_dir
-    context["run_dir"] = run_dir
-    if args.resume and kind_of(run_dir) != "folder":
-        raise UsageError(f"--resume: no run folder {run_dir}/; start a new run without --resume, "
-                         "or pass the run's --run-dir")
-    fix = "move it away and --resume again" if args.resume else "move it away and try again"
-    locks = context["locks"] = []
-    if args.resume:
-        locks.append(lock_folder(run_dir, fix))  # before reading the run: no other process may be writing it
-    checkpoint = os.path.join(run_dir, CHECKPOINT)
-    refuse_other_run(args)
-    settings = resolve_settings(args)
-    start, meta = 0, None
-    if args.resume:
-        check_output_paths(run_dir, settings["images"], fix)
-        meta = check_resumable(run_dir, settings)
-    if meta is not None:
-        start = meta["iteration"]
-        weights = [os.path.join(run_dir, n) for n in ("generator.weights.h5", "discriminator.weights.h5")]
-        finished = all(kind_of(w) == "file" and os.path.getmtime(w) >= os.path.getmtime(checkpoint)
-                       for w in weights)
-        if start > settings["epochs"] or (start == settings["epochs"] and finished):
-            raise UsageError(f"{checkpoint} is at iteration {start}, which already reaches --epochs "
-                             f"{settings['epochs']}; pass a larger --epochs to train further")
-
-    # The data: a resumed run must see the digits it started with.
-    data_path = args.data if args.data is not None else settings["data"]
-    mnist = load_mnist(data_path)
-    digest = data_digest(mnist)
-    if args.resume and digest != settings["data_sha256"]:
-        raise UsageError(f"--data {data_path or 'keras.datasets.mnist'}: its digits (sha256 {digest}) are "
-                         f"not the run's (sha256 {settings['data_sha256']}, {settings['data'] or 'downloaded'}); "
-                         "pass the run's data file")
-    settings["data_sha256"] = digest
-    if args.data is not None:
-        settings["data"] = os.path.abspath(args.data)  # where the run's digits are now
-    (x_all, _), _ = mnist
-    model_class = ARCHS[settings["arch"]]
-    n_train, held_out = model_class.training_digits(len(x_all))
-    x_train = x_all[:n_train]
+def check_sizes(settings, model_class, n_train, n_all, data_path):
+    """Numbers that only the data and this machine can refuse."""
     if settings["batch_size"] > n_train:
         raise UsageError(f"--batch-size {settings['batch_size']} is larger than the {n_train} "
                          "training digits; pass a smaller --batch-size")
-    if settings["eval_every"] and len(x_all) < 2:
+    if settings["eval_every"] and n_all < 2:
         raise UsageError(f"--eval-every needs at least 2 training digits to score (sigma on one, the "
-                         f"estimate on another); {data_path} has {len(x_all)}; pass --eval-every 0 or more digits")
+                         f"estimate on another); {data_path} has {n_all}; pass --eval-every 0 or more digits")
     require_memory(f"--latent-dim {settings['latent_dim']}",  # the first layer, its gradient and optimizer slots
                    TF_BASE + 5 * 4 * settings["latent_dim"] * (model_class.first_layer + settings["batch_size"]),
                    "pass a smaller --latent-dim")
@@ -2055,85 +2181,68 @@ def train_main(argv, context):
                    TF_BASE + 40 * 4 * settings["batch_size"] * 1200,
                    "pass a smaller --batch-size")
 
-    images = settings["images"]
-    claim_images(images, settings["run_id"], args.overwrite, args.resume, check_only=True)
-    for folder, option in ((run_dir, "--run-dir"), (images, "--images")):
-        check_writable_dir(folder, option, fix if args.resume else f"choose another {option}")
-    check_output_paths(run_dir, images, fix)  # before --overwrite removes anything
-    if not args.resume:  # every check passed: now the folders, held for this run
-        ensure_writable_dir(run_dir, "--run-dir")
-        locks.append(lock_folder(run_dir, fix))
-        refuse_other_run(args)  # again, under the lock: another start may have come in between
-    ensure_writable_dir(images, "--images")
-    if os.path.realpath(images) != os.path.realpath(run_dir):
-        locks.append(lock_folder(images, fix))
+
+def start_line(run, n_train, n_all, held_out, source, monitored):
+    settings, start = run.settings, run.restored[0] if run.restored else 0
+    resumed = ""
+    if run.resume:
+        resumed = f", resuming from iteration {start}" if start else ", starting again (no checkpoint yet)"
+        if start == settings["epochs"]:
+            resumed = f", already at iteration {start}: writing its final weights and GIF"
+    return one_line(f"gan_2014: arch {settings['arch']}, trains on {n_train:,} of the {n_all:,} training "
+                    f"digits of {source}" + (f" ({held_out})" if held_out else "")
+                    + f", seed {settings['seed']}, {settings['epochs']} iterations of batch {settings['batch_size']}"
+                    + ("" if settings["g_loss"] == G_LOSS else f", G loss {settings['g_loss']}")
+                    + ("" if settings["d_steps"] == D_STEPS else f", {settings['d_steps']} D steps per G step")
+                    + (f", held-out estimate every {settings['eval_every']} on {monitored}" if monitored else "")
+                    + resumed)
+
+
+def train_main(argv, context):
+    """Parse; check every input; open the run folder (new, resumed or overwritten);
+    load the data; build the model; train."""
+    args = train_parser().parse_args(argv)
+    context["run_dir"] = args.run_dir
+    if args.resume and args.overwrite:
+        raise UsageError("--resume and --overwrite contradict each other; pass one")
+    if args.data is not None and (problem := file_problem(args.data)):  # inputs before the folders' state
+        raise UsageError(f"--data {args.data}: {problem}")
+    settings = None if args.resume else new_settings(args)  # a resumed run's are in its folder
+    mnist = None if args.resume else load_mnist(args.data)  # a new run's data is an input too
+    run = RunFolder.open(args, context, settings)
+    data_path = run.data_path(args.data)
+    mnist = mnist or load_mnist(data_path)
+    run.check_data(mnist, args.data)
+    settings = run.settings
+    (x_all, _), _ = mnist
+    model_class = ARCHS[settings["arch"]]
+    n_train, held_out = model_class.training_digits(len(x_all))
+    x_train = x_all[:n_train]
+    check_sizes(settings, model_class, n_train, len(x_all), data_path)
+    run.check_writes()
+
     keras.utils.set_random_seed(settings["seed"])  # the weights' initial values
     gan = model_class(latent_dim=settings["latent_dim"], seed=settings["seed"], jit_compile=JIT_COMPILE,
                       pixel_means=x_train.reshape(n_train, -1).mean(0) / 255.0, g_loss=settings["g_loss"],
                       d_steps=settings["d_steps"])
-    restored = gan.load_checkpoint(checkpoint) if meta is not None else None  # whole and this model's, or refused
-    if restored is not None and "run_id" not in meta:
-        # A checkpoint from before checkpoints carried their run's id: its fixed
-        # noise, drawn from the run's seed, tells whether it is this run's.
-        if not np.array_equal(restored[2], gan.host_noise(np.random.default_rng(settings["seed"]), 25)):
-            raise UsageError(f"{checkpoint} belongs to another run (its fixed noise is not from this run's "
-                             "seed); put back this run's own, or start a new run with --overwrite (deletes "
-                             "this one) or another --run-dir")
-
-    # Every check passed: only now is anything in the folders replaced.
-    if args.overwrite:
-        new_run_files(run_dir)
-    for folder in (run_dir, images):
-        remove_temporaries(folder)
-    claim_images(images, settings["run_id"], args.overwrite, args.resume)
-    settings["checkpointed"] = start > 0
-    write_settings = lambda: atomic_write(os.path.join(run_dir, SETTINGS),
-                                          lambda tmp: write_text(tmp, json.dumps(settings, indent=1)))
-    write_settings()
-
-    def on_checkpoint(it):  # the first one is marked: from now on a lost checkpoint is not a fresh start
-        if not settings["checkpointed"]:
-            settings["checkpointed"] = True
-            write_settings()
-
-    def guard():  # another run may own the path now: write nothing more there
-        for path, _ in (lock for lock in locks if not still_locked(lock)):
-            raise FolderGone(f"{os.path.dirname(path)}/ was removed or replaced while this run trained "
-                             "(its lock file is not this process's); stopped without writing anything more")
-    WRITE_GUARDS.append(guard)  # every file it writes, checked just before it lands
-
-    monitor, monitored = None, ""
+    restored = run.restore(gan)
+    monitored = ""
     if settings["eval_every"]:
         x_sigma, x_scored, monitored = monitor_digits(x_all, n_train)
-        monitor = heldout_monitor(x_sigma, x_scored)
-    source = data_path or "keras.datasets.mnist"
-    resumed = ""
-    if args.resume:
-        resumed = f", resuming from iteration {start}" if start else ", starting again (no checkpoint yet)"
-        if start == settings["epochs"]:
-            resumed = f", already at iteration {start}: writing its final weights and GIF"
-    print(one_line(f"gan_2014: arch {settings['arch']}, trains on {n_train:,} of the {len(x_all):,} training "
-                   f"digits of {source}" + (f" ({held_out})" if held_out else "")
-                   + f", seed {settings['seed']}, {settings['epochs']} iterations of batch {settings['batch_size']}"
-                   + ("" if settings["g_loss"] == G_LOSS else f", G loss {settings['g_loss']}")
-                   + ("" if settings["d_steps"] == D_STEPS else f", {settings['d_steps']} D steps per G step")
-                   + (f", held-out estimate every {settings['eval_every']} on {monitored}" if monitor else "")
-                   + resumed), flush=True)
+        run.monitor = heldout_monitor(x_sigma, x_scored)
+    run.progress = sys.stdout.isatty() and settings["log_every"] is None
+    print(start_line(run, n_train, len(x_all), held_out, data_path or "keras.datasets.mnist", monitored), flush=True)
     if model_class is PaperGAN and settings["batch_size"] != PaperGAN.batch_size:
         print(f"gan_2014: note: the authors trained with batch {PaperGAN.batch_size}, and mnist.yaml's learning "
               f"rate and momentum are set for it; batch {settings['batch_size']} is not their model's training",
               flush=True)
     if restored is not None and restored[4] is not None:
-        print(one_line(collapse_note(checkpoint, restored[4])), flush=True)
+        print(one_line(collapse_note(run.path(CHECKPOINT), restored[4])), flush=True)
     t = time.perf_counter()
     gan.train(model_class.from_pixels(x_train), epochs=settings["epochs"], batch_size=settings["batch_size"],
-              sample_interval=settings["sample_interval"], images=images, run_dir=run_dir,
-              checkpoint_interval=settings["checkpoint_interval"], log_every=settings["log_every"],
-              restored=restored, eval_every=settings["eval_every"], monitor=monitor,
-              progress=sys.stdout.isatty() and settings["log_every"] is None,
-              run=settings, guard=guard, on_checkpoint=on_checkpoint)
-    print(one_line(f"gan_2014: done in {time.perf_counter() - t:.0f} s; grids in {images}/, "
-                   f"history, checkpoint and weights in {run_dir}/"), flush=True)
+              sample_interval=settings["sample_interval"], run=run)
+    print(one_line(f"gan_2014: done in {time.perf_counter() - t:.0f} s; grids in {run.images}/, "
+                   f"history, checkpoint and weights in {run.dir}/"), flush=True)
 
 
 def check_writable_dir(path, option, fix=None):
@@ -2402,6 +2511,124 @@ def toy_main(argv, context):
         gap, tv = toy_figures(x, *(arrays[key][k] for key in ("p_data", "p_g", "d", "d_star")))
         print(f"  ({'abcd'[k]})  {it:9d}  {gap:17.3f}  {tv:15.3f}")
     print(f"gan_2014: Figure 1 written to {args.out} (arrays in {npz})")
+
+
+
+
+# -----------------------------------------------------------------------------
+# The process around the commands: errors, signals, TensorFlow's start-up
+# notices, output nobody reads, and main()
+
+
+class UsageError(Exception):
+    """Bad input: one line on stderr naming the problem and the fix, exit status 2."""
+
+
+class CheckpointError(Exception):
+    """A checkpoint that is not a whole checkpoint of this model."""
+
+
+class Stopped(Exception):
+    """Training ended early at `iteration`; `saved_at` is the last whole checkpoint."""
+
+    def __init__(self, reason, iteration, saved_at, code):
+        super().__init__(reason)
+        self.iteration, self.saved_at, self.code = iteration, saved_at, code
+
+
+class WriteError(Exception):
+    """A file could not be written (a full disk, a read-only folder...)."""
+
+    def __init__(self, path, reason, needs=None):
+        super().__init__(f"could not write {path} ({reason})"
+                         + (f"; it needs about {mb(needs)}" if needs else ""))
+
+
+PENDING = set()  # temporary files of atomic writes under way: a signal that leaves at once removes them
+STDERR = [2]      # where the user's stderr is now (without_startup_notices moves it while TensorFlow loads)
+SIGNAL_NAMES = {signal.SIGHUP: "SIGHUP", signal.SIGINT: "SIGINT", signal.SIGTERM: "SIGTERM"}
+
+
+def leave_at_once(signum, frame=None, note=""):
+    """A signal outside the training loop (starting, loading, evaluating, sampling):
+    nothing is half-done there that a checkpoint could save, so leave now, in one
+    line, after removing the temporary file of a write under way. Raising
+    KeyboardInterrupt instead can be swallowed ("Exception ignored in ...") or
+    escape as a traceback, depending on where it lands."""
+    for tmp in list(PENDING):
+        try:
+            os.remove(tmp)
+        except OSError:
+            pass
+    name = SIGNAL_NAMES.get(signum, f"signal {signum}")
+    message = f"gan_2014.py: stopped by {name}; files already written are whole{note}\n"
+    try:
+        os.write(STDERR[-1], message.encode(errors="replace"))
+    except OSError:
+        pass
+    os._exit(128 + signum)
+
+
+
+
+class LazyModule:
+    """A module imported on first use. TensorFlow takes seconds to import, so
+    `--help` and bad input are answered before it loads."""
+
+    def __init__(self, name):
+        self._name = name
+
+    def __getattr__(self, attr):
+        if "tensorflow" not in sys.modules:
+            import_tensorflow_quietly()
+        return getattr(importlib.import_module(self._name), attr)
+
+
+# TensorFlow's C++ start-up notices: absl's "before InitializeLog" warning, the
+# CUDA probe that fails on every CPU machine (cuInit, cuda drivers), oneDNN and
+# CPU-feature notes. They are written to file descriptor 2 from C++ before any
+# setting applies (TF_CPP_MIN_LOG_LEVEL does not stop the absl ones), so they
+# can only be kept off the terminal by catching that descriptor while they come.
+STARTUP_NOTICE = re.compile(
+    r"WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
+    r"|[IWE]\d{4} [\d:. ]+\d+ (cudart_stub|cuda_\w+|port|cpu_feature_guard|cpu_utils|gpu_device)\.cc:\d+\]"
+    r"|To enable the following instructions: .* rebuild TensorFlow")
+
+
+@contextlib.contextmanager
+def without_startup_notices():
+    """Catch file descriptor 2 (C++ writes there directly) for the duration;
+    then show every caught line that is not a start-up notice, so a real error
+    or warning still reaches the user, in order."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    caught = tempfile.TemporaryFile()
+    STDERR.append(saved)
+    try:
+        os.dup2(caught.fileno(), 2)
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        STDERR.remove(saved)
+        os.close(saved)
+        caught.seek(0)
+        for line in caught.read().decode(errors="replace").splitlines(keepends=True):
+            if not STARTUP_NOTICE.match(line):
+                sys.stderr.write(line)
+        sys.stderr.flush()
+        caught.close()
+
+
+def import_tensorflow_quietly():
+    """Import TensorFlow and let it probe its devices (where the cuInit notice comes from)."""
+    with without_startup_notices():
+        import tensorflow
+        tensorflow.config.list_physical_devices()
+
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's INFO and WARNING logs after start-up
+tf, keras, layers = LazyModule("tensorflow"), LazyModule("keras"), LazyModule("keras.layers")
 
 
 def last_checkpoint_note(context):

@@ -75,10 +75,10 @@ def train_without_xla(argv):
 
 
 def strip_identity(path):
-    """A checkpoint as gan_2014 wrote it before 2026-11-28: no run id, settings or first row."""
+    """A checkpoint as gan_2014 wrote it before 2026-11-28: no run id, settings, first row or files."""
     with np.load(path) as f:
         arrays = {k: f[k] for k in f.files}
     meta = json.loads(str(arrays["meta"]))
     arrays["meta"] = np.array(json.dumps({k: v for k, v in meta.items()
-                                          if k not in ("run_id", "settings", "first_row")}))
+                                          if k not in ("run_id", "settings", "first_row", "files")}))
     np.savez(path, **arrays)

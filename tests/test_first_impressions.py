@@ -133,3 +133,18 @@ def test_the_readmes_commands_write_only_where_git_ignores(tmp_path):
     check = subprocess.run(["git", "check-ignore", "--no-index", *written], cwd=ROOT, capture_output=True,
                            text=True)
     assert sorted(check.stdout.split()) == sorted(written), set(written) - set(check.stdout.split())
+
+
+def test_the_map_from_the_articles_script_points_at_the_lines_that_hold_what_it_names():
+    """docs/keras3.md maps each block of gan.py to a line here: the code it quotes is on that line."""
+    with open(os.path.join(ROOT, "docs", "keras3.md")) as f:
+        rows = re.findall(r"^\| (.+?) \| `(.+?)`.*?\| \[(\d+)\]\(\.\./gan_2014\.py#L(\d+)\) \|$", f.read(), re.M)
+    with open(SCRIPT) as f:
+        lines = f.read().split("\n")
+    assert len(rows) >= 20  # every block of gan.py: imports, __init__, the two builders, train, sample_images
+    for block, code, shown, anchor in rows:
+        assert shown == anchor and code in lines[int(anchor) - 1], (block, code, anchor)
+    names = " ".join(row[0] for row in rows)
+    for part in ("build_generator", "build_discrinator", "def train", "sample_images", "train_on_batch(imgs",
+                 "combined.train_on_batch", "savefig", "gan.train(epochs=30000"):
+        assert part in names, part

@@ -45,7 +45,7 @@ def digits(tmp_path_factory):
 def one_logged_iteration(gan, digits, folder, capsys):
     folder.mkdir()
     history = gan.train(gan.from_pixels(digits), epochs=1, batch_size=100, sample_interval=1,
-                        images=str(folder), run_dir=str(folder), log_every=1)
+                        run=gan_2014.RunFolder(str(folder), str(folder), dict(log_every=1)))
     with open(folder / gan_2014.HISTORY) as f:
         row = next(csv.DictReader(f))
     line = [l for l in capsys.readouterr().out.splitlines() if l.startswith("1 [")][0]
@@ -87,7 +87,7 @@ def test_every_logged_row_of_a_real_run_is_in_range(arch, digits, tmp_path, caps
     gan = gan_2014.ARCHS[arch](seed=1, jit_compile=False)
     (tmp_path / "run").mkdir()
     history = gan.train(gan.from_pixels(digits), epochs=6, batch_size=50, sample_interval=6,
-                        images=str(tmp_path / "run"), run_dir=str(tmp_path / "run"), log_every=1)
+                        run=gan_2014.RunFolder(str(tmp_path / "run"), str(tmp_path / "run"), dict(log_every=1)))
     assert len(history) == 6
     for it, real, fake, d_loss, d_acc, g_loss, *_ in history:
         assert real > 0 and fake > 0 and g_loss > 0  # cross-entropies

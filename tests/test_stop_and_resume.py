@@ -124,11 +124,9 @@ def resumed_after_five(tmp_path, tiny_data, tamper):
     Returns (the Stopped raised, the checkpoint's bytes at 5)."""
     (x, _), _ = gan_2014.load_mnist(tiny_data)
     x = gan_2014.GAN.from_pixels(x)
-    kw = dict(batch_size=16, sample_interval=5, images=str(tmp_path / "images"),
-              run_dir=str(tmp_path / "run"), checkpoint_interval=5, progress=False)
-    os.makedirs(tmp_path / "images"), os.makedirs(tmp_path / "run")
+    folder = lambda: gan_2014.RunFolder(str(tmp_path / "run"), str(tmp_path / "images"), dict(checkpoint_interval=5))
     gan = gan_2014.GAN(seed=1)
-    gan.train(x, epochs=5, **kw)
+    gan.train(x, epochs=5, batch_size=16, sample_interval=5, run=folder())
     good = (tmp_path / "run" / "checkpoint.npz").read_bytes()
     original, calls = gan.train_iteration, []
     def tampered(*args):
@@ -136,7 +134,9 @@ def resumed_after_five(tmp_path, tiny_data, tamper):
         return tamper(gan, len(calls), original(*args))
     gan.train_iteration = tampered
     with pytest.raises(gan_2014.Stopped) as stop:
-        gan.train(x, epochs=20, restored=gan.load_checkpoint(str(tmp_path / "run" / "checkpoint.npz")), **kw)
+        run = folder()
+        run.resume_from(gan)
+        gan.train(x, epochs=20, batch_size=16, sample_interval=5, run=run)
     return stop.value, good
 
 
