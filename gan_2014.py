@@ -661,7 +661,8 @@ class RunFolder:
         fix = "move it away and --resume again" if args.resume else "move it away and try again"
         if args.resume:
             locks.append(lock_folder(args.run_dir, fix))  # before reading the run: nobody else writes it now
-        cls.refuse_other_run(args)
+        if not (args.resume or args.overwrite):
+            cls.refuse_other_run(args.run_dir)
         if args.resume:
             settings = cls.read_settings(args.run_dir)
             settings.update(cls.given_settings(args, settings, args.run_dir))
@@ -673,15 +674,14 @@ class RunFolder:
         return run
 
     @staticmethod
-    def refuse_other_run(args):
-        if args.resume or args.overwrite:
-            return
-        found = [n for n in RUN_FILES + ("best",) if os.path.lexists(os.path.join(args.run_dir, n))]
+    def refuse_other_run(run_dir):
+        """A new run (without --overwrite) refuses a folder that holds any run's files."""
+        found = [n for n in RUN_FILES + ("best",) if os.path.lexists(os.path.join(run_dir, n))]
         if {SETTINGS, CHECKPOINT} & set(found):
-            raise UsageError(f"{args.run_dir}/ already holds a run; pass --resume to continue it, --overwrite "
+            raise UsageError(f"{run_dir}/ already holds a run; pass --resume to continue it, --overwrite "
                              "to replace it, or another --run-dir")
         if found:
-            raise UsageError(f"{args.run_dir}/ holds a run's files ({', '.join(found)}) but nothing to resume "
+            raise UsageError(f"{run_dir}/ holds a run's files ({', '.join(found)}) but nothing to resume "
                              "from; pass --overwrite to replace them, or another --run-dir")
 
     @staticmethod
@@ -717,7 +717,7 @@ class RunFolder:
     def given_settings(args, settings, run_dir):
         """What a resumed run takes from the command line: an option given again
         must agree with the run's, except those a resumed run may change."""
-        given = {k: getattr(args, k) for k in FIXED + CHANGEABLE if getattr(args, k) is not None}
+        given = options_given(args)
         for key, value in given.items():
             recorded = settings[key]
             if key == "images":
@@ -878,7 +878,8 @@ class RunFolder:
         if not self.resume:
             ensure_writable_dir(self.dir, "--run-dir")
             self.locks.append(lock_folder(self.dir, self.fix))
-            self.refuse_other_run(argparse.Namespace(run_dir=self.dir, resume=False, overwrite=self.overwrite))
+            if not self.overwrite:
+                self.refuse_other_run(self.dir)  # again, under the lock: another start may have come in between
         ensure_writable_dir(self.images, "--images")
         if os.path.realpath(self.images) != os.path.realpath(self.dir):
             self.locks.append(lock_folder(self.images, self.fix))
@@ -965,7 +966,7 @@ class RunFolder:
             self.write_settings()
         WRITE_GUARDS.append(self.guard)  # every file it writes, checked just before it lands
         start, self.elapsed, fixed_noise, self.best, collapsed = self.restored or (0, 0.0, None, None, None)
-        self.saved_at = start
+        self.saved_at = self.start = start
         self.history = read_history(self.path(HISTORY), upto=start)
         write_history(self.path(HISTORY), self.history)  # drops rows a killed run wrote past its checkpoint
         self.rows = rows_digest(self.history)
@@ -1045,12 +1046,11 @@ class RunFolder:
                 # Made after this process's first iteration, which includes compiling:
                 # Keras's ETA leaves out only the bar's first step. It counts this
                 # process's iterations; the start line says where a resumed run began.
-                self.bar = keras.utils.Progbar(self.epochs - it + 1, unit_name="iteration",
+                self.bar = keras.utils.Progbar(self.epochs - self.start, unit_name="iteration",
                                                stateful_metrics=["D loss", "D acc", "G loss"])
-                self.first = it
             # values as they are now (the last 100 iterations), not since iteration 1
             self.recent.add(row[3], row[4], row[5])
-            self.bar.update(it - self.first + 1, list(zip(["D loss", "D acc", "G loss"], self.recent.mean())))
+            self.bar.update(it - self.start, list(zip(["D loss", "D acc", "G loss"], self.recent.mean())))
 
     def log_due(self, it, epochs, sample_interval):
         """gan.py's line every --log-every, by default with each grid; never under a progress bar."""
@@ -2149,9 +2149,14 @@ def flag(key):
     return "--" + key.replace("_", "-")
 
 
+def options_given(args):
+    """The run's settings that the command line names (None: not given)."""
+    return {k: getattr(args, k) for k in FIXED + CHANGEABLE if getattr(args, k) is not None}
+
+
 def new_settings(args):
     """A new run's settings: the options given, gan.py's defaults for the rest."""
-    given = {k: getattr(args, k) for k in FIXED + CHANGEABLE if getattr(args, k) is not None}
+    given = options_given(args)
     arch = given.get("arch", ARCH)
     if not ARCHS[arch].separate_d_steps and given.get("d_steps", 1) != 1:
         raise UsageError(f"--d-steps {given['d_steps']}: --arch {arch}'s update is the authors' joint step "

@@ -63,6 +63,17 @@ def tree(folder):
     return out
 
 
+def place_run(source, dest, data):
+    """source's run/ and images/ in dest, as if trained there: run.json names dest's
+    grid folder and `data` (a moved run, as a user would point it)."""
+    import shutil
+    for sub in ("run", "images"):
+        shutil.copytree(source / sub, dest / sub)
+    settings = json.loads((dest / "run" / "run.json").read_text())
+    settings.update(data=str(data), images=str(dest / "images"))
+    (dest / "run" / "run.json").write_text(json.dumps(settings, indent=1))
+
+
 def train_without_xla(argv):
     """gan_2014.main(argv) with XLA off, for a module's shared run (conftest's
     no_xla does the same for one test)."""

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 import gan_2014
-from helpers import NO_XLA, SCRIPT, make_tiny_mnist, run_script, strip_identity, train_without_xla, tree
+from helpers import NO_XLA, SCRIPT, make_tiny_mnist, place_run, run_script, strip_identity, train_without_xla, tree
 
 TINY = ["--epochs", "6", "--batch-size", "16", "--sample-interval", "3", "--checkpoint-interval", "3"]
 
@@ -45,11 +45,7 @@ def runs(tmp_path_factory):
 def work(runs, tmp_path, monkeypatch):
     """Run A in a fresh folder as if trained there, B beside it in other/."""
     for name, dest in (("A", tmp_path), ("B", tmp_path / "other")):
-        for sub in ("run", "images"):
-            shutil.copytree(runs / name / sub, dest / sub)
-        settings = json.loads((dest / "run" / "run.json").read_text())
-        settings.update(data=str(tmp_path / "tiny.npz"), images=str(dest / "images"))
-        (dest / "run" / "run.json").write_text(json.dumps(settings, indent=1))
+        place_run(runs / name, dest, tmp_path / "tiny.npz")
     shutil.copy(runs / "tiny.npz", tmp_path / "tiny.npz")
     monkeypatch.chdir(tmp_path)
     return tmp_path

@@ -12,7 +12,7 @@ import shutil
 import pytest
 
 import gan_2014
-from helpers import make_tiny_mnist, train_without_xla, tree
+from helpers import make_tiny_mnist, place_run, train_without_xla, tree
 
 TINY = ["--batch-size", "16", "--sample-interval", "3", "--checkpoint-interval", "3", "--eval-every", "3"]
 RESUME9 = ["--resume", "--epochs", "9"]
@@ -42,11 +42,7 @@ def runs(tmp_path_factory):
 def work(runs, tmp_path, monkeypatch):
     """A as if trained here (run/, images/); B in other/ and A at iteration 3 in old/."""
     for name, dest in (("A", tmp_path), ("B", tmp_path / "other"), ("A3", tmp_path / "old")):
-        for sub in ("run", "images"):
-            shutil.copytree(runs / name / sub, dest / sub)
-        settings = json.loads((dest / "run" / "run.json").read_text())
-        settings.update(data=str(tmp_path / "tiny.npz"), images=str(dest / "images"))
-        (dest / "run" / "run.json").write_text(json.dumps(settings, indent=1))
+        place_run(runs / name, dest, tmp_path / "tiny.npz")
     shutil.copy(runs / "tiny.npz", tmp_path / "tiny.npz")
     monkeypatch.chdir(tmp_path)
     return tmp_path

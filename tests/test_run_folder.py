@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import gan_2014
-from helpers import NO_XLA, SCRIPT, make_tiny_mnist, run_script, train_without_xla, tree
+from helpers import NO_XLA, SCRIPT, make_tiny_mnist, place_run, run_script, train_without_xla, tree
 
 TINY = ["--epochs", "6", "--batch-size", "16", "--sample-interval", "3", "--checkpoint-interval", "3"]
 
@@ -40,12 +40,7 @@ def tiny_run(tmp_path_factory):
 
 def copy_run(template, workdir):
     """The template's run/ and images/ in workdir, as if trained there (run.json's paths moved)."""
-    import shutil
-    for name in ("run", "images"):
-        shutil.copytree(template / name, workdir / name)
-    settings = json.loads((workdir / "run" / "run.json").read_text())
-    settings.update(data=str(workdir / "tiny.npz"), images=str(workdir / "images"))
-    (workdir / "run" / "run.json").write_text(json.dumps(settings, indent=1))
+    place_run(template, workdir, workdir / "tiny.npz")
 
 
 def one_line_error(capsys, argv, code=2):
