@@ -11,7 +11,9 @@ Each SNAPSHOT_DIR holds a checkpoint.npz (or a generator.weights.h5), as
 of `python gan_2014.py evaluate` (10,000 samples from noise seed 0, sigma from
 the authors' grid on training digits 50,000-50,999, the 10,000 test digits),
 without the classifier figures. Prints a CSV line per snapshot, writes the
-plot, and appends the lines to --csv if given.
+plot, and appends the lines to --csv if given. --other-csv (grey) and
+--seed-csv CSV LABEL (dashed, repeatable) draw other runs' CSVs beside it;
+docs/results.md gives the command that draws docs/parzen-paper.png.
 """
 import argparse
 import csv
@@ -40,9 +42,13 @@ def main():
     p.add_argument("--other-csv", help="another run's 'updates,test_ll,se,sigma' lines, drawn in grey beside it "
                    "(benchmarks/parzen-paper-seed0-first-continuation.csv: the same run continued on another machine)")
     p.add_argument("--other-label", default="the same run from update 170,080, continued on another machine")
+    p.add_argument("--seed-csv", nargs=2, action="append", default=[], metavar=("CSV", "LABEL"),
+                   help="another seed's 'updates,test_ll,se,sigma' lines, drawn in a colour of their own "
+                   "(repeatable; benchmarks/parzen-paper-seed1.csv 'seed 1')")
     args = p.parse_args()
     # Read the CSVs before minutes of evaluation, so a bad one costs nothing and gets nothing appended.
     other = read_rows(args.other_csv) if args.other_csv else []
+    seeds = [(read_rows(path), label) for path, label in args.seed_csv]
     if args.csv and os.path.exists(args.csv):
         read_rows(args.csv)
 
@@ -63,7 +69,7 @@ def main():
             f.writelines(f"{u},{ll:.2f},{se:.2f},{s:.3f}\n" for u, ll, se, s in rows if u is not None)
         rows = read_rows(args.csv)
     if args.out:
-        plot(rows, args.history, args.out, args.label, other, args.other_label)
+        plot(rows, args.history, args.out, args.label, other, args.other_label, seeds)
 
 
 def read_rows(path):
@@ -79,7 +85,7 @@ def read_rows(path):
                  "give one written by this script, as benchmarks/parzen-paper-seed0.csv")
 
 
-def plot(rows, history, out, label, other=(), other_label=""):
+def plot(rows, history, out, label, other=(), other_label="", seeds=()):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -92,10 +98,12 @@ def plot(rows, history, out, label, other=(), other_label=""):
         if len(h):
             ax.plot(h[:, 0], h[:, 7], ".-", color="tab:purple", alpha=0.6, ms=4,
                     label="held-out digits 51,000-52,999 (--eval-every; chooses run/best/)")
-    for series, color, name in ((other, "tab:gray", other_label), (rows, "tab:blue", label)):
-        r = np.array([row for row in series if row[0] is not None], dtype=float).reshape(-1, 4)
+    series = [(other, "tab:gray", other_label, "o-"), (rows, "tab:blue", label, "o-")]
+    series += [(r, c, name, "s--") for (r, name), c in zip(seeds, ("tab:green", "tab:orange", "tab:brown", "tab:pink"))]
+    for r, color, name, fmt in series:
+        r = np.array([row for row in r if row[0] is not None], dtype=float).reshape(-1, 4)
         if len(r):
-            ax.errorbar(r[:, 0], r[:, 1], yerr=np.nan_to_num(r[:, 2]), fmt="o-", color=color, ms=4, capsize=2,
+            ax.errorbar(r[:, 0], r[:, 1], yerr=np.nan_to_num(r[:, 2]), fmt=fmt, color=color, ms=4, capsize=2,
                         label=f"test digits ({name})")
     ax.set_xlabel("updates (iterations)")
     # thousands separators: past 1e6 updates matplotlib would switch the axis to an offset "1e6"
