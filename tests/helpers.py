@@ -85,6 +85,13 @@ def train_without_xla(argv):
         gan_2014.JIT_COMPILE = saved
 
 
+def train_named_run(folder, name, *argv):
+    """A run trained without XLA on folder/tiny.npz into folder/name/run and
+    folder/name/images: the shared runs of a module's fixture."""
+    train_without_xla(["--data", str(folder / "tiny.npz"), "--run-dir", str(folder / name / "run"),
+                       "--images", str(folder / name / "images"), *argv])
+
+
 def strip_identity(path):
     """A checkpoint as gan_2014 wrote it before 2026-11-28: no run id, settings, first row or files."""
     with np.load(path) as f:

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 import gan_2014
-from helpers import NO_XLA, SCRIPT, make_tiny_mnist, place_run, run_script, strip_identity, train_without_xla, tree
+from helpers import NO_XLA, SCRIPT, make_tiny_mnist, place_run, run_script, strip_identity, train_named_run, tree
 
 TINY = ["--epochs", "6", "--batch-size", "16", "--sample-interval", "3", "--checkpoint-interval", "3"]
 
@@ -36,8 +36,7 @@ def runs(tmp_path_factory):
     folder = tmp_path_factory.mktemp("runs")
     make_tiny_mnist(folder / "tiny.npz")
     for name, seed in (("A", "2"), ("B", "3")):
-        train_without_xla(["--data", str(folder / "tiny.npz"), "--seed", seed, *TINY, "--eval-every", "3",
-                           "--run-dir", str(folder / name / "run"), "--images", str(folder / name / "images")])
+        train_named_run(folder, name, "--seed", seed, *TINY, "--eval-every", "3")
     return folder
 
 

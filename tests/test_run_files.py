@@ -12,7 +12,7 @@ import shutil
 import pytest
 
 import gan_2014
-from helpers import make_tiny_mnist, place_run, train_without_xla, tree
+from helpers import make_tiny_mnist, place_run, train_named_run, tree
 
 TINY = ["--batch-size", "16", "--sample-interval", "3", "--checkpoint-interval", "3", "--eval-every", "3"]
 RESUME9 = ["--resume", "--epochs", "9"]
@@ -28,13 +28,10 @@ def runs(tmp_path_factory):
     """A (seed 2) finished at 3, kept as A3, then resumed to 6; B (seed 3) to 6; one data file."""
     folder = tmp_path_factory.mktemp("runs")
     make_tiny_mnist(folder / "tiny.npz")
-    def train(name, *argv):
-        train_without_xla(["--data", str(folder / "tiny.npz"), *TINY, "--run-dir", str(folder / name / "run"),
-                           "--images", str(folder / name / "images"), *argv])
-    train("A", "--seed", "2", "--epochs", "3")
+    train_named_run(folder, "A", *TINY, "--seed", "2", "--epochs", "3")
     shutil.copytree(folder / "A", folder / "A3")
-    train("A", "--resume", "--epochs", "6")
-    train("B", "--seed", "3", "--epochs", "6")
+    train_named_run(folder, "A", *TINY, "--resume", "--epochs", "6")
+    train_named_run(folder, "B", *TINY, "--seed", "3", "--epochs", "6")
     return folder
 
 
