@@ -17,6 +17,7 @@ docs/results.md gives the command that draws docs/parzen-paper.png.
 """
 import argparse
 import csv
+import itertools
 import os
 import sys
 
@@ -99,9 +100,11 @@ def plot(rows, history, out, label, other=(), other_label="", seeds=()):
             ax.plot(h[:, 0], h[:, 7], ".-", color="tab:purple", alpha=0.6, ms=4,
                     label="held-out digits 51,000-52,999 (--eval-every; chooses run/best/)")
     series = [(other, "tab:gray", other_label, "o-"), (rows, "tab:blue", label, "o-")]
-    series += [(r, c, name, "s--") for (r, name), c in zip(seeds, ("tab:green", "tab:orange", "tab:brown", "tab:pink"))]
-    for r, color, name, fmt in series:
-        r = np.array([row for row in r if row[0] is not None], dtype=float).reshape(-1, 4)
+    # every --seed-csv is drawn: its colours repeat past the fourth rather than dropping the fifth
+    colours = itertools.cycle(("tab:green", "tab:orange", "tab:brown", "tab:pink"))
+    series += [(seed_rows, next(colours), name, "s--") for seed_rows, name in seeds]
+    for points, color, name, fmt in series:
+        r = np.array([row for row in points if row[0] is not None], dtype=float).reshape(-1, 4)
         if len(r):
             ax.errorbar(r[:, 0], r[:, 1], yerr=np.nan_to_num(r[:, 2]), fmt=fmt, color=color, ms=4, capsize=2,
                         label=f"test digits ({name})")
