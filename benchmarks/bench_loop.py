@@ -36,8 +36,10 @@ sys.path.insert(0, os.path.dirname(HERE))
 
 import numpy as np
 import gan_2014  # noqa: E402  (first: it loads TensorFlow without its C++ start-up notices)
+from gan_2014_utils import process
+from gan_2014_utils.data import load_mnist
 
-gan_2014.import_tensorflow_quietly()
+process.import_tensorflow_quietly()
 import tensorflow as tf  # noqa: E402
 import keras  # noqa: E402
 
@@ -90,7 +92,7 @@ def floor_step(gan):
         losses.append(loss)
         return losses
 
-    compiled = tf.function(step, jit_compile=True)
+    compiled = tf.function(step, jit_compile=True, autograph=False)
     # The host sync that train_on_batch's returned floats imply, for a fair floor.
     return lambda x_train, batch_size: [float(l) for l in compiled(x_train, batch_size)]
 
@@ -203,7 +205,7 @@ def main():
                    help="iterations of the default run whose peak memory is read (0: skip)")
     args = p.parse_args()
 
-    (x, _), _ = gan_2014.load_mnist(args.data)
+    (x, _), _ = load_mnist(args.data)
     x_np = gan_2014.GAN.from_pixels(x)
     x_tf = tf.convert_to_tensor(x_np)
     gpus = tf.config.list_physical_devices("GPU")
@@ -228,7 +230,7 @@ def main():
         print(f"{bs:>5}  {cell('a'):>22}  {cell('b'):>22}  {cell('c'):>22}  "
               f"{med['b'] / med['c']:5.2f}  {med['a'] / med['b']:5.2f}", flush=True)
     if args.paper_iterations:
-        (x, _), _ = gan_2014.load_mnist(args.data)
+        (x, _), _ = load_mnist(args.data)
         n, _ = gan_2014.PaperGAN.training_digits(len(x))
         x_tf = tf.convert_to_tensor(gan_2014.PaperGAN.from_pixels(x[:n]))
         means = x[:n].reshape(n, -1).mean(0) / 255.0

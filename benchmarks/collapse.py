@@ -11,7 +11,7 @@ seed, with the script as a user runs it:
     done
     python benchmarks/collapse.py sweep/seed*/run --data ../shared/data/mnist.npz
 
-For each run: where the collapse watch (gan_2014.CollapseWatch) fires on its
+For each run: where the collapse watch (run_history.CollapseWatch) fires on its
 history.csv, the lowest 500-iteration mean of D's loss after the first 1,000
 updates (how near the threshold a run that trained came), and, as the judge
 independent of the losses, the classifier's view of 1,000 samples of its last
@@ -30,10 +30,13 @@ sys.path.insert(0, os.path.dirname(HERE))
 import numpy as np
 
 import gan_2014
+from gan_2014_utils import evaluation, generators, process, run_folder
+from gan_2014_utils import history as run_history
+from gan_2014_utils.data import load_mnist
 
 
 def series(run):
-    with open(os.path.join(run, gan_2014.HISTORY)) as f:
+    with open(os.path.join(run, run_history.HISTORY)) as f:
         rows = list(csv.DictReader(f))
     return (np.array([float(r["d_loss"]) for r in rows], np.float32),
             np.array([float(r["g_loss"]) for r in rows], np.float32),
@@ -41,7 +44,7 @@ def series(run):
 
 
 def watch(d, g):
-    w = gan_2014.CollapseWatch()
+    w = run_history.CollapseWatch()
     for it, (a, b) in enumerate(zip(d, g), start=1):
         if w.add(it, float(a), float(b)):
             return it, w.since
@@ -54,8 +57,8 @@ def main():
     p.add_argument("--data", required=True, help="the MNIST .npz they trained on (for the classifier)")
     p.add_argument("--out", default=os.path.join(HERE, "collapse-paper.npz"))
     args = p.parse_args()
-    (x_train, y_train), (x_test, y_test) = gan_2014.load_mnist(args.data)
-    classifier, _, _ = gan_2014.load_or_train_classifier(
+    (x_train, y_train), (x_test, y_test) = load_mnist(args.data)
+    classifier, _, _ = evaluation.load_or_train_classifier(
         x_train, y_train, x_test, y_test, os.path.join(os.path.expanduser("~"), ".cache", "gan_2014"))
     judge = gan_2014.keras.Model(classifier.inputs, [classifier.get_layer("features").output,
                                                      classifier.outputs[0]])
@@ -63,10 +66,10 @@ def main():
     histories = {run: series(run) for run in args.runs}
     n = min(len(d) for d, _, _ in histories.values())
     for run, (d, g, acc) in histories.items():
-        found = gan_2014.describe_generator(run)
-        meta, _ = gan_2014.read_checkpoint(found[1], meta_only=True)
+        found = generators.describe_generator(run, gan_2014.ARCHS)
+        meta, _ = run_folder.read_checkpoint(found[1], meta_only=True)
         seed = meta["settings"]["seed"]
-        figures = gan_2014.classifier_figures(judge, gan_2014.generate(gan_2014.load_generator(found), 1000, 0))
+        figures = evaluation.classifier_figures(judge, evaluation.generate(generators.load_generator(found, gan_2014.ARCHS), 1000, 0))
         collapsed = figures["covered"] <= 2  # one blot (or two): the samples' classes, not the losses
         means = np.convolve(d, np.ones(500) / 500, mode="valid")  # means[i]: iterations i+1 .. i+500
         lowest = float(means[501:].min())  # the windows that end after update 1,000
@@ -77,7 +80,7 @@ def main():
     order = np.argsort(seeds)
     np.savez(args.out, seeds=np.array(seeds)[order], collapsed=np.array(verdicts)[order],
              d_loss=np.stack(ds)[order], g_loss=np.stack(gs)[order])
-    print(f"threshold: mean D loss over {gan_2014.COLLAPSE_WINDOW} iterations under {gan_2014.COLLAPSE_D_LOSS}")
+    print(f"threshold: mean D loss over {run_history.COLLAPSE_WINDOW} iterations under {run_history.COLLAPSE_D_LOSS}")
     print("| seed | updates | watch fired at (since) | lowest 500-update mean D loss after 1,000 | "
           "D acc, last 500 | G loss, last 500 | digits covered | classifier score | collapsed |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
@@ -90,5 +93,5 @@ def main():
 
 
 if __name__ == "__main__":
-    gan_2014.import_tensorflow_quietly()
+    process.import_tensorflow_quietly()
     main()

@@ -24,8 +24,10 @@ sys.path.insert(0, os.path.dirname(HERE))
 import numpy as np
 
 import gan_2014
+from gan_2014_utils import evaluation, process
+from gan_2014_utils.data import load_mnist, monitor_digits
 
-gan_2014.import_tensorflow_quietly()  # TensorFlow's C++ start-up notices off the terminal, as the script
+process.import_tensorflow_quietly()  # TensorFlow's C++ start-up notices off the terminal, as the script
 
 
 def g_gradient(gan, z):
@@ -49,20 +51,20 @@ def main():
     args = p.parse_args()
     import tensorflow as tf
     import keras
-    (x_all, _), _ = gan_2014.load_mnist(args.data)
+    (x_all, _), _ = load_mnist(args.data)
     rows, curves = [], {}
     print("arch,g_loss,seed,grad_norm_first,grad_norm_mean_early,d_g_z_first,heldout_ll,seconds")
     for arch in gan_2014.ARCHS:
         cls = gan_2014.ARCHS[arch]
         n_train, _ = cls.training_digits(len(x_all))
-        x_sigma, x_scored, _ = gan_2014.monitor_digits(x_all, n_train)
-        monitor = gan_2014.heldout_monitor(x_sigma, x_scored)
+        x_sigma, x_scored, _ = monitor_digits(x_all, n_train)
+        monitor = evaluation.heldout_monitor(x_sigma, x_scored)
         x_train = tf.convert_to_tensor(cls.from_pixels(x_all[:n_train]))
         for loss in gan_2014.G_LOSSES:
             for seed in range(args.seeds):
                 t = time.perf_counter()
                 keras.utils.set_random_seed(seed)
-                gan = cls(seed=seed, g_loss=loss, pixel_means=x_all[:n_train].reshape(n_train, -1).mean(0) / 255.0)
+                gan = cls(seed=seed, g_loss=loss, **cls.options_for_data(x_all[:n_train]))
                 z = gan.host_noise(np.random.default_rng(1000 + seed), 100)
                 early = []
                 for it in range(1, args.iterations + 1):
@@ -86,9 +88,13 @@ def main():
             print(f"| {arch} | {loss} | {r[:, 0].mean():.3g} | {r[:, 1].mean():.3g} | {r[:, 2].mean():.3f} | "
                   f"{r[:, 3].mean():.1f} ({lls}) |")
 
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plot(curves, args)
+
+
+def plot(curves, args):
+    """The first iterations' |grad G| and D(G(z)), a line per model, loss and seed."""
+    from gan_2014_utils.pictures import pyplot
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(12, 4))
     colors = {"non-saturating": "tab:blue", "minimax": "tab:red"}
     styles = {"keras-gan": "-", "paper": "--"}

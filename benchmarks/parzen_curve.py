@@ -27,8 +27,11 @@ sys.path.insert(0, os.path.dirname(HERE))
 import numpy as np
 
 import gan_2014
+from gan_2014_utils import evaluation, generators, process, run_folder
+from gan_2014_utils import history as run_history
+from gan_2014_utils.data import load_mnist
 
-gan_2014.import_tensorflow_quietly()  # TensorFlow's C++ start-up notices off the terminal, as the script
+process.import_tensorflow_quietly()  # TensorFlow's C++ start-up notices off the terminal, as the script
 
 
 def main():
@@ -53,16 +56,16 @@ def main():
     if args.csv and os.path.exists(args.csv):
         read_rows(args.csv)
 
-    (x_train, _), (x_test, _) = gan_2014.load_mnist(args.data)
+    (x_train, _), (x_test, _) = load_mnist(args.data)
     if len(x_train) < 51000:
         sys.exit("parzen_curve.py: needs a file with the authors' sigma digits 50,000-50,999 (the full MNIST)")
     x_valid, x_test01 = x_train[50000:51000] / 255.0, x_test / 255.0
     rows = []
     for folder in args.snapshots:
-        found = gan_2014.describe_generator(folder)
-        gan = gan_2014.load_generator(found)
-        updates = gan_2014.read_checkpoint(found[1], meta_only=True)[0]["iteration"] if found[0] == "checkpoint" else None
-        ll, se, sigma = gan_2014.parzen_evaluate(gan_2014.generate(gan, 10000, 0), x_valid, x_test01)
+        found = generators.describe_generator(folder, gan_2014.ARCHS)
+        gan = generators.load_generator(found, gan_2014.ARCHS)
+        updates = run_folder.read_checkpoint(found[1], meta_only=True)[0]["iteration"] if found[0] == "checkpoint" else None
+        ll, se, sigma = evaluation.parzen_evaluate(evaluation.generate(gan, 10000, 0), x_valid, x_test01)
         rows.append((updates, ll, se, sigma))
         print(f"{updates},{ll:.2f},{se:.2f},{sigma:.3f}", flush=True)
     if args.csv:
@@ -94,7 +97,7 @@ def plot(rows, history, out, label, other=(), other_label="", seeds=()):
     ax.axhspan(223, 227, color="tab:red", alpha=0.15)
     ax.axhline(225, color="tab:red", lw=1, label="paper, Table 1: adversarial nets, 225 ± 2")
     if history:
-        h = gan_2014.read_history(history, upto=10 ** 12)
+        h = run_history.read_history(history, upto=10 ** 12)
         h = np.array([r for r in h if np.isfinite(r[7])])
         if len(h):
             ax.plot(h[:, 0], h[:, 7], ".-", color="tab:purple", alpha=0.6, ms=4,

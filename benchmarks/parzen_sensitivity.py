@@ -28,8 +28,10 @@ sys.path.insert(0, os.path.dirname(HERE))
 import numpy as np
 
 import gan_2014
+from gan_2014_utils import evaluation, generators, process
+from gan_2014_utils.data import load_mnist
 
-gan_2014.import_tensorflow_quietly()  # TensorFlow's C++ start-up notices off the terminal, as the script
+process.import_tensorflow_quietly()  # TensorFlow's C++ start-up notices off the terminal, as the script
 
 
 def blur(images, centre):
@@ -60,21 +62,21 @@ def main():
     p.add_argument("--data", required=True, help="the full MNIST .npz")
     p.add_argument("--no-50k", action="store_true", help="skip the 50,000-sample row (the slowest)")
     args = p.parse_args()
-    (x_train, _), (x_test, _) = gan_2014.load_mnist(args.data)
+    (x_train, _), (x_test, _) = load_mnist(args.data)
     x_valid, x_test01 = x_train[50000:51000] / 255.0, x_test / 255.0
-    sigmas = gan_2014.PARZEN_SIGMAS
+    sigmas = evaluation.PARZEN_SIGMAS
 
     def figure(samples):
-        ll, se, sigma = gan_2014.parzen_evaluate(samples, x_valid, x_test01)
+        ll, se, sigma = evaluation.parzen_evaluate(samples, x_valid, x_test01)
         return f"{ll:7.1f} ± {se:3.1f} (σ {sigma:.3f})"
 
     sources = [(w, None) for w in args.weights] + [("real training digits 0-9,999", x_train[:10000] / 255.0)]
     for name, samples in sources:
         t = time.perf_counter()
         if samples is None:
-            gan = gan_2014.load_generator(gan_2014.describe_generator(name))
-            samples = gan_2014.generate(gan, 10000, 0)
-            more = None if args.no_50k else gan_2014.generate(gan, 50000, 0)
+            gan = generators.load_generator(generators.describe_generator(name, gan_2014.ARCHS), gan_2014.ARCHS)
+            samples = evaluation.generate(gan, 10000, 0)
+            more = None if args.no_50k else evaluation.generate(gan, 50000, 0)
         else:
             more = None
         print(f"\n{name}")
@@ -84,7 +86,7 @@ def main():
         print(f"  pixels below 0.3 set to 0        {figure(np.where(samples < 0.3, 0.0, samples))}")
         if more is not None:
             print(f"  50,000 samples                   {figure(more)}")
-        by_sigma = gan_2014.parzen_log_likelihood(x_test01, samples, sigmas).mean(axis=1)
+        by_sigma = evaluation.parzen_log_likelihood(x_test01, samples, sigmas).mean(axis=1)
         print("  test LL at each sigma            " + "  ".join(f"{s:.3f}: {v:.1f}" for s, v in zip(sigmas, by_sigma)))
         tv, isolated = smoothness(samples)
         print(f"  mean |neighbour difference| {tv:.4f}; isolated bright pixels per image {isolated:.2f}"

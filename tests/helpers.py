@@ -93,10 +93,10 @@ def train_named_run(folder, name, *argv):
 
 
 def strip_identity(path):
-    """A checkpoint as gan_2014 wrote it before 2026-11-28: no run id, settings, first row or files."""
+    """A checkpoint as a run made in Python writes it (GAN.train with its own RunFolder): no run id or settings."""
     with np.load(path) as f:
         arrays = {k: f[k] for k in f.files}
     meta = json.loads(str(arrays["meta"]))
     arrays["meta"] = np.array(json.dumps({k: v for k, v in meta.items()
-                                          if k not in ("run_id", "settings", "first_row", "files")}))
+                                          if k not in ("run_id", "settings")}))
     np.savez(path, **arrays)

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import gan_2014
+from gan_2014_utils import generators
 from helpers import ROOT, make_tiny_mnist, run_script, strip_identity, train_without_xla, tree
 
 BIG = str(2 ** 70)
@@ -208,7 +209,7 @@ def test_a_folder_of_weights_files_names_the_generator_files_it_holds(capsys, wo
                          f"--weights {os.path.join('weights', 'a.weights.h5')}"), line
     os.remove(workdir / "weights/a.weights.h5")
     os.remove(workdir / "weights/b.weights.h5")
-    assert fail(capsys, ["sample", "--weights", "weights"]).endswith(gan_2014.WEIGHTS_WANTED)
+    assert fail(capsys, ["sample", "--weights", "weights"]).endswith(generators.WEIGHTS_WANTED)
 
 
 @pytest.mark.parametrize("name, content", [("model.keras", b"PK\x03\x04 random bytes"),

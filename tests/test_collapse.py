@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 
 import gan_2014
+from gan_2014_utils import commands, evaluation, run_folder
+from gan_2014_utils import history as run_history
 from helpers import ROOT, make_tiny_mnist
 
 CALIBRATION = os.path.join(ROOT, "benchmarks", "collapse-paper.npz")
@@ -15,7 +17,7 @@ CALIBRATION = os.path.join(ROOT, "benchmarks", "collapse-paper.npz")
 
 def fired(d_losses, g_losses=None):
     """(first iteration where the watch spoke, since) over a whole series, or None."""
-    watch = gan_2014.CollapseWatch()
+    watch = run_history.CollapseWatch()
     g_losses = np.zeros_like(d_losses) if g_losses is None else g_losses
     for it, (d, g) in enumerate(zip(d_losses, g_losses), start=1):
         if watch.add(it, d, g):
@@ -24,8 +26,8 @@ def fired(d_losses, g_losses=None):
 
 
 def test_the_watch_fires_once_the_window_mean_is_under_the_threshold(monkeypatch):
-    monkeypatch.setattr(gan_2014, "COLLAPSE_WINDOW", 10)
-    t = gan_2014.COLLAPSE_D_LOSS
+    monkeypatch.setattr(run_history, "COLLAPSE_WINDOW", 10)
+    t = run_history.COLLAPSE_D_LOSS
     healthy = np.full(30, 0.3)
     assert fired(healthy) is None
     # a single confident minibatch, even several, is not a collapse: the mean decides
@@ -37,9 +39,9 @@ def test_the_watch_fires_once_the_window_mean_is_under_the_threshold(monkeypatch
 
 
 def test_the_watch_says_so_once_and_again_only_when_the_run_recovers(monkeypatch):
-    monkeypatch.setattr(gan_2014, "COLLAPSE_WINDOW", 4)
-    t = gan_2014.COLLAPSE_D_LOSS
-    watch = gan_2014.CollapseWatch()
+    monkeypatch.setattr(run_history, "COLLAPSE_WINDOW", 4)
+    t = run_history.COLLAPSE_D_LOSS
+    watch = run_history.CollapseWatch()
     series = [0.3] * 4 + [t / 100] * 8 + [5 * t] * 8 + [0.5] * 8
     said = [(it, line) for it, d in enumerate(series, 1) if (line := watch.add(it, d, 9.0))]
     assert len(said) == 2, said
@@ -52,12 +54,12 @@ def test_the_watch_says_so_once_and_again_only_when_the_run_recovers(monkeypatch
 
 
 def test_a_resumed_watch_looks_back_as_far_as_an_uninterrupted_one(monkeypatch):
-    monkeypatch.setattr(gan_2014, "COLLAPSE_WINDOW", 6)
-    t = gan_2014.COLLAPSE_D_LOSS
+    monkeypatch.setattr(run_history, "COLLAPSE_WINDOW", 6)
+    t = run_history.COLLAPSE_D_LOSS
     series = [0.3] * 6 + [t / 100] * 10
     whole = fired(np.array(series))
     history = [[i, 0, 0, d, 0, 9.0] for i, d in enumerate(series[:9], 1)]  # stopped at iteration 9
-    watch = gan_2014.CollapseWatch(history)
+    watch = run_history.CollapseWatch(history)
     resumed = next(it for it, d in enumerate(series[9:], 10) if watch.add(it, d, 9.0))
     assert (resumed, watch.since) == whole
 
@@ -92,7 +94,7 @@ class Collapsing:
 
 def test_a_collapsed_run_says_so_records_it_and_sample_evaluate_and_resume_say_so_too(tmp_path, monkeypatch,
                                                                                       capsys, no_xla):
-    monkeypatch.setattr(gan_2014, "COLLAPSE_WINDOW", 5)
+    monkeypatch.setattr(run_history, "COLLAPSE_WINDOW", 5)
     monkeypatch.chdir(tmp_path)
     data = make_tiny_mnist(tmp_path / "tiny.npz")
     original_init = gan_2014.GAN.__init__
@@ -106,7 +108,7 @@ def test_a_collapsed_run_says_so_records_it_and_sample_evaluate_and_resume_say_s
     assert len(lines) == 1 and lines[0].startswith("gan_2014: iteration 5: the run has collapsed: since iteration 1")
     # the run went on to its end
     assert sum(1 for row in csv.reader(open(tmp_path / "run/history.csv"))) == 1 + 8
-    meta, _ = gan_2014.read_checkpoint(str(tmp_path / "run/checkpoint.npz"), meta_only=True)
+    meta, _ = run_folder.read_checkpoint(str(tmp_path / "run/checkpoint.npz"), meta_only=True)
     assert meta["collapsed_since"] == 1
     note = "run/checkpoint.npz records that its run collapsed at iteration 1"
     gan_2014.main(["--resume", "--epochs", "9"])
@@ -115,8 +117,8 @@ def test_a_collapsed_run_says_so_records_it_and_sample_evaluate_and_resume_say_s
     gan_2014.main(["sample", "--weights", "run", "--out", "s.png"])
     assert note in capsys.readouterr().out
     # the classifier figures are not what this is about: an untrained judge, not one trained for it
-    monkeypatch.setattr(gan_2014, "load_or_train_classifier",
-                        lambda *a, **k: (gan_2014.build_classifier(), 0.1, "untrained"))
+    monkeypatch.setattr(commands, "load_or_train_classifier",
+                        lambda *a, **k: (evaluation.build_classifier(), 0.1, "untrained"))
     gan_2014.main(["evaluate", "--weights", "run", "--data", data, "--samples", "20"])
     assert note in capsys.readouterr().out
 
@@ -126,5 +128,5 @@ def test_a_run_that_trains_records_no_collapse(tmp_path, capsys, no_xla):
     gan_2014.main(["--data", data, "--epochs", "3", "--batch-size", "16", "--seed", "0",
                    "--run-dir", str(tmp_path / "run"), "--images", str(tmp_path / "images")])
     assert "collapse" not in capsys.readouterr().out
-    meta, _ = gan_2014.read_checkpoint(str(tmp_path / "run/checkpoint.npz"), meta_only=True)
+    meta, _ = run_folder.read_checkpoint(str(tmp_path / "run/checkpoint.npz"), meta_only=True)
     assert meta["collapsed_since"] is None

@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 
 import gan_2014
+from gan_2014_utils import commands, evaluation
+from gan_2014_utils.data import load_mnist
 from helpers import ROOT, is_png, make_tiny_mnist
 
 D = 784
@@ -20,7 +22,7 @@ def test_parzen_one_kernel_one_point_is_the_gaussian_log_density():
     mu = np.zeros((1, D), np.float32)
     x = np.zeros((1, D), np.float32)
     x[0, :4] = 0.5  # squared distance 1
-    ll = gan_2014.parzen_log_likelihood(x, mu, [0.1, 0.5])
+    ll = evaluation.parzen_log_likelihood(x, mu, [0.1, 0.5])
     assert ll[0, 0] == pytest.approx(-1 / (2 * 0.01) - gaussian_log_norm(0.1), abs=1e-3)
     assert ll[1, 0] == pytest.approx(-1 / (2 * 0.25) - gaussian_log_norm(0.5), abs=1e-3)
 
@@ -31,16 +33,16 @@ def test_parzen_is_the_log_of_the_mean_of_the_kernels_and_stays_finite_far_away(
     x = np.zeros((1, D), np.float32)
     sigma = 1.0
     expected = math.log(0.5 * (1 + math.exp(-4.5))) - gaussian_log_norm(sigma)
-    assert gan_2014.parzen_log_likelihood(x, mu, sigma)[0, 0] == pytest.approx(expected, abs=1e-4)
+    assert evaluation.parzen_log_likelihood(x, mu, sigma)[0, 0] == pytest.approx(expected, abs=1e-4)
     far = np.full((1, D), 50.0, np.float32)  # exp underflows; log-mean-exp must not
-    assert np.isfinite(gan_2014.parzen_log_likelihood(far, mu, 0.1)).all()
+    assert np.isfinite(evaluation.parzen_log_likelihood(far, mu, 0.1)).all()
 
 
 def test_parzen_chunking_does_not_change_the_result():
     rng = np.random.default_rng(0)
     x, mu = rng.random((37, D), np.float32), rng.random((50, D), np.float32)
-    assert np.allclose(gan_2014.parzen_log_likelihood(x, mu, [0.2, 0.4], chunk=5),
-                       gan_2014.parzen_log_likelihood(x, mu, [0.2, 0.4], chunk=1000), rtol=1e-6)
+    assert np.allclose(evaluation.parzen_log_likelihood(x, mu, [0.2, 0.4], chunk=5),
+                       evaluation.parzen_log_likelihood(x, mu, [0.2, 0.4], chunk=1000), rtol=1e-6)
 
 
 def test_parzen_chooses_sigma_on_the_validation_digits_and_scores_the_test_digits():
@@ -48,11 +50,11 @@ def test_parzen_chooses_sigma_on_the_validation_digits_and_scores_the_test_digit
     samples = (rng.random((200, D)) < 0.2).astype(np.float32)
     noisy = lambda s: np.clip(samples[:50] + rng.normal(0, s, (50, D)), 0, 1).astype(np.float32)
     valid, test = samples[:50], noisy(0.3)  # the samples themselves want the smallest sigma; noisy digits a wider one
-    best = lambda x: float(gan_2014.PARZEN_SIGMAS[np.argmax(gan_2014.parzen_log_likelihood(x, samples, gan_2014.PARZEN_SIGMAS).mean(1))])
+    best = lambda x: float(evaluation.PARZEN_SIGMAS[np.argmax(evaluation.parzen_log_likelihood(x, samples, evaluation.PARZEN_SIGMAS).mean(1))])
     assert best(valid) == pytest.approx(0.1) and best(test) > 0.2  # the two sets prefer different sigmas
-    ll, se, sigma = gan_2014.parzen_evaluate(samples, valid, test)
+    ll, se, sigma = evaluation.parzen_evaluate(samples, valid, test)
     assert sigma == pytest.approx(0.1)
-    per_digit = gan_2014.parzen_log_likelihood(test, samples, 0.1)[0]
+    per_digit = evaluation.parzen_log_likelihood(test, samples, 0.1)[0]
     assert ll == pytest.approx(per_digit.mean(), rel=1e-12)
     assert se == pytest.approx(per_digit.std() / math.sqrt(50), rel=1e-12)
 
@@ -63,17 +65,17 @@ def test_evaluate_chooses_sigma_on_digits_50000_to_50999_of_a_full_mnist(full_si
     run = tmp_path / "g.weights.h5"
     gan_2014.GAN(seed=0, jit_compile=False).generator.save_weights(run)
     # the classifier figures are not what this test is about: an untrained judge, not 8 epochs on 51,200 digits
-    monkeypatch.setattr(gan_2014, "load_or_train_classifier", lambda *a, **k: (gan_2014.build_classifier(), 0.1, "untrained"))
+    monkeypatch.setattr(commands, "load_or_train_classifier", lambda *a, **k: (evaluation.build_classifier(), 0.1, "untrained"))
     calls = []
-    original = gan_2014.parzen_evaluate
+    original = evaluation.parzen_evaluate
     def spy(samples, x_valid, x_test):
         calls.append((x_valid, x_test))
         return original(samples, x_valid, x_test)
-    monkeypatch.setattr(gan_2014, "parzen_evaluate", spy)
+    monkeypatch.setattr(commands, "parzen_evaluate", spy)
     gan_2014.main(["evaluate", "--weights", str(run), "--data", full_size_data, "--samples", "20"])
     assert "sigma chosen from numpy.logspace(-1, 0, 10) on training digits 50,000-50,999 (the authors' choice)" \
         in capsys.readouterr().out
-    (x_train, _), (x_test, _) = gan_2014.load_mnist(full_size_data)
+    (x_train, _), (x_test, _) = load_mnist(full_size_data)
     assert len(calls) == 2  # the generator's row and the real digits' row
     for x_valid, x_scored in calls:
         np.testing.assert_array_equal(x_valid, x_train[50000:51000].astype(np.float32) / 255.0)
@@ -85,8 +87,8 @@ def test_frechet_distance_of_gaussians_matches_the_closed_form():
     a = rng.normal(0, 1, (200000, 3)) * [1.0, 2.0, 0.5]
     b = rng.normal(0, 1, (200000, 3)) * [2.0, 1.0, 0.5] + [1.0, 0.0, 0.0]
     # diagonal covariances: |mu1 - mu2|^2 + sum (s1 - s2)^2 = 1 + 1 + 1 + 0
-    assert gan_2014.frechet_distance(a, b) == pytest.approx(3.0, abs=0.05)
-    assert gan_2014.frechet_distance(a, a) == pytest.approx(0.0, abs=1e-6)
+    assert evaluation.frechet_distance(a, b) == pytest.approx(3.0, abs=0.05)
+    assert evaluation.frechet_distance(a, a) == pytest.approx(0.0, abs=1e-6)
 
 
 class FakeJudge:
@@ -98,10 +100,10 @@ class FakeJudge:
 
 def test_classifier_score_histogram_and_coverage_formulas():
     confident_all_classes = np.eye(10)[np.arange(1000) % 10]
-    f = gan_2014.classifier_figures(FakeJudge(confident_all_classes), np.zeros((1000, 28, 28)))
+    f = evaluation.classifier_figures(FakeJudge(confident_all_classes), np.zeros((1000, 28, 28)))
     assert f["score"] == pytest.approx(10, rel=1e-6) and f["covered"] == 10 and f["kl"] == pytest.approx(0)
     collapsed = np.eye(10)[np.full(1000, 3)]
-    f = gan_2014.classifier_figures(FakeJudge(collapsed), np.zeros((1000, 28, 28)))
+    f = evaluation.classifier_figures(FakeJudge(collapsed), np.zeros((1000, 28, 28)))
     assert f["score"] == pytest.approx(1, rel=1e-6) and f["covered"] == 1
     assert f["kl"] == pytest.approx(math.log(10))
     assert f["hist"][3] == 1.0
@@ -182,14 +184,14 @@ def test_sample_and_evaluate_refuse_bad_input_in_one_line(trained, capsys, tmp_p
 
 def test_the_full_mnist_is_judged_by_the_shipped_classifier_without_training(full_mnist, tmp_path, capsys):
     """A fresh machine: an empty cache, and the paper's number without a minute of training."""
-    (x_train, y_train), _ = gan_2014.load_mnist(full_mnist)
-    assert gan_2014.classifier_key(x_train, y_train) == gan_2014.SHIPPED_CLASSIFIER_KEY
+    (x_train, y_train), _ = load_mnist(full_mnist)
+    assert evaluation.classifier_key(x_train, y_train) == evaluation.SHIPPED_CLASSIFIER_KEY
     weights = os.path.join(ROOT, "pretrained", "paper-mnist.weights.h5")
     gan_2014.main(["evaluate", "--weights", weights, "--data", full_mnist, "--samples", "200",
                    "--cache", str(tmp_path / "cache")])
     out = capsys.readouterr().out
     assert "training a small MNIST classifier" not in out and not (tmp_path / "cache").exists()
-    said = f"Classifier: a small convnet, shipped in {os.path.relpath(gan_2014.SHIPPED_CLASSIFIER)}, " \
+    said = f"Classifier: a small convnet, shipped in {os.path.relpath(evaluation.SHIPPED_CLASSIFIER)}, " \
            "trained on this x_train ("
     assert said in out
     accuracy = out[out.index(said) + len(said):].split("%")[0]
@@ -200,10 +202,10 @@ def test_the_full_mnist_is_judged_by_the_shipped_classifier_without_training(ful
 
 def test_other_data_trains_its_own_classifier_beside_the_shipped_one(tmp_path, capsys):
     data = make_tiny_mnist(tmp_path / "tiny.npz", n_train=100, n_test=20)
-    (x, y), (xt, yt) = gan_2014.load_mnist(data)
-    model, accuracy, where = gan_2014.load_or_train_classifier(x, y, xt, yt, str(tmp_path / "cache"), epochs=1)
+    (x, y), (xt, yt) = load_mnist(data)
+    model, accuracy, where = evaluation.load_or_train_classifier(x, y, xt, yt, str(tmp_path / "cache"), epochs=1)
     assert where == "trained on x_train" and "shipped classifier" not in capsys.readouterr().out
-    assert os.path.exists(gan_2014.SHIPPED_CLASSIFIER)  # it was there, and not taken
+    assert os.path.exists(evaluation.SHIPPED_CLASSIFIER)  # it was there, and not taken
 
 
 @pytest.mark.parametrize("content, why", [(b"not the shipped weights", "is not the shipped file"),
@@ -211,14 +213,14 @@ def test_other_data_trains_its_own_classifier_beside_the_shipped_one(tmp_path, c
 def test_a_shipped_classifier_file_that_is_not_the_shipped_one_is_not_trusted(tmp_path, monkeypatch, capsys,
                                                                              content, why):
     data = make_tiny_mnist(tmp_path / "tiny.npz", n_train=100, n_test=20)
-    (x, y), (xt, yt) = gan_2014.load_mnist(data)
+    (x, y), (xt, yt) = load_mnist(data)
     shipped = tmp_path / "mnist-classifier.weights.h5"
     if content is not None:
         shipped.write_bytes(content)
     # this data stands for the full MNIST, and the shipped file is damaged or gone
-    monkeypatch.setattr(gan_2014, "SHIPPED_CLASSIFIER_KEY", gan_2014.classifier_key(x, y, 1))
-    monkeypatch.setattr(gan_2014, "SHIPPED_CLASSIFIER", str(shipped))
-    model, accuracy, where = gan_2014.load_or_train_classifier(x, y, xt, yt, str(tmp_path / "cache"), epochs=1)
+    monkeypatch.setattr(evaluation, "SHIPPED_CLASSIFIER_KEY", evaluation.classifier_key(x, y, 1))
+    monkeypatch.setattr(evaluation, "SHIPPED_CLASSIFIER", str(shipped))
+    model, accuracy, where = evaluation.load_or_train_classifier(x, y, xt, yt, str(tmp_path / "cache"), epochs=1)
     out = capsys.readouterr().out
     said = [l for l in out.splitlines() if l.startswith("gan_2014: the shipped classifier")]
     assert len(said) == 1 and said[0].startswith(f"gan_2014: the shipped classifier {os.path.relpath(shipped)} {why}")

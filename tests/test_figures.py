@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import gan_2014
+from gan_2014_utils import commands, evaluation, generators
 from helpers import ROOT, make_tiny_mnist
 
 PRETRAINED = os.path.join(ROOT, "pretrained", "keras-gan-mnist.weights.h5")
@@ -23,7 +24,7 @@ def test_nearest_digits_is_the_true_argmin_in_bounded_blocks():
     rng = np.random.default_rng(0)
     samples = rng.random((37, 28, 28)).astype(np.float32)
     digits = rng.integers(0, 256, (301, 28, 28)).astype(np.uint8)
-    index, nearest, distance = gan_2014.nearest_digits(samples, digits, chunk=8)  # many blocks both ways
+    index, nearest, distance = evaluation.nearest_digits(samples, digits, chunk=8)  # many blocks both ways
     brute = ((samples.reshape(37, 1, -1).astype(np.float64) - digits.reshape(1, 301, -1) / 255.0) ** 2).sum(-1)
     np.testing.assert_array_equal(index, brute.argmin(1))
     np.testing.assert_allclose(distance, np.sqrt(brute.min(1)), rtol=1e-6)
@@ -55,7 +56,7 @@ def test_interpolation_rows_are_evenly_spaced_and_end_on_the_generators_endpoint
     steps = np.diff(z, axis=1)
     np.testing.assert_allclose(steps, np.broadcast_to(steps[:, :1], steps.shape), atol=1e-5)
     assert not np.allclose(z[:, 0], z[:, -1])
-    gan = gan_2014.load_generator(gan_2014.describe_generator(PRETRAINED))
+    gan = generators.load_generator(generators.describe_generator(PRETRAINED, gan_2014.ARCHS), gan_2014.ARCHS)
     ends = np.concatenate([z[:, 0], z[:, -1]])
     expected = gan.to_unit(gan.generator(ends, training=False).numpy())[..., 0]
     images = out["images"].reshape(3, 5, 28, 28)
@@ -138,7 +139,7 @@ def test_figure_1_from_a_real_run_brings_d_to_d_star_and_p_g_to_p_data(tmp_path,
     out = np.load(tmp_path / "fig1.npz")
     assert out["p_g"].shape == out["d_star"].shape == (4, len(out["x"]))
     assert list(out["iterations"]) == [12, 60, 200, 600]
-    figures = [gan_2014.toy_figures(out["x"], *(out[k][m] for k in ("p_data", "p_g", "d", "d_star")))
+    figures = [commands.toy_figures(out["x"], *(out[k][m] for k in ("p_data", "p_g", "d", "d_star")))
                for m in range(4)]
     gap, tv = zip(*figures)
     assert gap[-1] < 0.15, figures
@@ -155,8 +156,8 @@ def test_figure_2_looks_for_neighbours_among_the_digits_the_model_trained_on(arc
     of the very samples, planted among digits 50,100-50,103, tell which were searched."""
     monkeypatch.chdir(tmp_path)
     path = os.path.join(ROOT, "pretrained", weights)
-    gan = gan_2014.load_generator(gan_2014.describe_generator(path))
-    samples = gan_2014.generate(gan, 4, 7)
+    gan = generators.load_generator(generators.describe_generator(path, gan_2014.ARCHS), gan_2014.ARCHS)
+    samples = evaluation.generate(gan, 4, 7)
     with np.load(full_size_data) as f:
         arrays = {k: f[k] for k in f.files}
     planted = np.arange(50100, 50104)

@@ -20,11 +20,11 @@ def test_usage_line_names_the_sample_and_evaluate_commands(tmp_path):
 
 
 def test_help_names_every_command_with_its_own_help(tmp_path):
-    import gan_2014
+    from gan_2014_utils.commands import COMMANDS
     help_text = " ".join(run_script("--help", cwd=tmp_path).stdout.split())  # argparse wraps lines
     epilog = help_text[help_text.index("other commands:"):]
     commands = ["sample", "evaluate", "toy"]
-    assert set(commands) | {"train"} == set(gan_2014.COMMANDS)  # a new command is named here too
+    assert set(commands) | {"train"} == set(COMMANDS)  # a new command is named here too
     for command in commands:
         assert f"python gan_2014.py {command} --help" in epilog, command
 
@@ -61,8 +61,8 @@ def test_the_default_model_has_a_name_that_says_what_it_is(tmp_path):
 def test_other_lines_on_stderr_during_startup_still_reach_the_user(tmp_path):
     """Only the known notices are held back: a real error printed while TensorFlow starts still shows."""
     code = (
-        "import os, sys; sys.path.insert(0, %r); import gan_2014\n"
-        "with gan_2014.without_startup_notices():\n"
+        "import os, sys; sys.path.insert(0, %r); from gan_2014_utils import process\n"
+        "with process.without_startup_notices():\n"
         "    os.write(2, b'WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\\n')\n"
         "    os.write(2, b'E0000 00:00:1795861096.293199    2368 cuda_platform.cc:52] failed call to cuInit: "
         "INTERNAL: CUDA error\\n')\n"
@@ -138,12 +138,14 @@ def test_the_readmes_commands_write_only_where_git_ignores(tmp_path):
 def test_the_map_from_the_articles_script_points_at_the_lines_that_hold_what_it_names():
     """docs/keras3.md maps each block of gan.py to a line here: the code it quotes is on that line."""
     with open(os.path.join(ROOT, "docs", "keras3.md")) as f:
-        rows = re.findall(r"^\| (.+?) \| `(.+?)`.*?\| \[(\d+)\]\(\.\./gan_2014\.py#L(\d+)\) \|$", f.read(), re.M)
-    with open(SCRIPT) as f:
-        lines = f.read().split("\n")
+        rows = re.findall(r"^\| (.+?) \| `(.+?)`.*?\| \[(\d+)\]\(\.\./((?:gan_2014_utils/)?\w+\.py)#L(\d+)\) \|$",
+                          f.read(), re.M)
     assert len(rows) >= 20  # every block of gan.py: imports, __init__, the two builders, train, sample_images
-    for block, code, shown, anchor in rows:
-        assert shown == anchor and code in lines[int(anchor) - 1], (block, code, anchor)
+    assert sum(path == "gan_2014.py" for *_, path, _ in rows) >= 20  # the script holds the method
+    for block, code, shown, path, anchor in rows:
+        with open(os.path.join(ROOT, path)) as f:
+            lines = f.read().split("\n")
+        assert shown == anchor and code in lines[int(anchor) - 1], (block, code, path, anchor)
     names = " ".join(row[0] for row in rows)
     for part in ("build_generator", "build_discrinator", "def train", "sample_images", "train_on_batch(imgs",
                  "combined.train_on_batch", "savefig", "gan.train(epochs=30000"):

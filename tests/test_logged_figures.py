@@ -19,6 +19,9 @@ import pytest
 import tensorflow as tf
 
 import gan_2014
+from gan_2014_utils import run_folder
+from gan_2014_utils import history as run_history
+from gan_2014_utils.data import load_mnist
 from helpers import make_tiny_mnist
 
 D = 0.8
@@ -38,15 +41,15 @@ def expected(g_loss):
 
 @pytest.fixture(scope="module")
 def digits(tmp_path_factory):
-    (x, _), _ = gan_2014.load_mnist(make_tiny_mnist(tmp_path_factory.mktemp("d") / "tiny.npz", n_train=100))
+    (x, _), _ = load_mnist(make_tiny_mnist(tmp_path_factory.mktemp("d") / "tiny.npz", n_train=100))
     return x
 
 
 def one_logged_iteration(gan, digits, folder, capsys):
     folder.mkdir()
     history = gan.train(gan.from_pixels(digits), epochs=1, batch_size=100, sample_interval=1,
-                        run=gan_2014.RunFolder(str(folder), str(folder), dict(log_every=1)))
-    with open(folder / gan_2014.HISTORY) as f:
+                        run=run_folder.RunFolder(str(folder), str(folder), dict(log_every=1)))
+    with open(folder / run_history.HISTORY) as f:
         row = next(csv.DictReader(f))
     line = [l for l in capsys.readouterr().out.splitlines() if l.startswith("1 [")][0]
     return history, row, line
@@ -87,7 +90,7 @@ def test_every_logged_row_of_a_real_run_is_in_range(arch, digits, tmp_path, caps
     gan = gan_2014.ARCHS[arch](seed=1, jit_compile=False)
     (tmp_path / "run").mkdir()
     history = gan.train(gan.from_pixels(digits), epochs=6, batch_size=50, sample_interval=6,
-                        run=gan_2014.RunFolder(str(tmp_path / "run"), str(tmp_path / "run"), dict(log_every=1)))
+                        run=run_folder.RunFolder(str(tmp_path / "run"), str(tmp_path / "run"), dict(log_every=1)))
     assert len(history) == 6
     for it, real, fake, d_loss, d_acc, g_loss, *_ in history:
         assert real > 0 and fake > 0 and g_loss > 0  # cross-entropies

@@ -12,6 +12,8 @@ import shutil
 import pytest
 
 import gan_2014
+from gan_2014_utils import pictures, run_folder
+from gan_2014_utils import history as run_history
 from helpers import make_tiny_mnist, place_run, train_named_run, tree
 
 TINY = ["--batch-size", "16", "--sample-interval", "3", "--checkpoint-interval", "3", "--eval-every", "3"]
@@ -95,7 +97,7 @@ REFUSED = [
     ("another run's last grid", copy_in("other", "images/6.png"), "images/6.png is not this run's",
      move_away("images/6.png")),
     ("another run's grids without their folder's mark",
-     both(copy_in("other", "images"), lambda w: os.remove(w / "images" / gan_2014.OWNER)),
+     both(copy_in("other", "images"), lambda w: os.remove(w / "images" / pictures.OWNER)),
      "images/0.png is not this run's", move_away("images")),
     ("another run's grid folder, marked", copy_in("other", "images"), "holds another run's grids",
      move_away("images")),
@@ -136,7 +138,7 @@ def test_a_file_this_run_did_not_write_is_refused_by_name_and_the_named_fix_work
         return
     fix(work)
     gan_2014.main(RESUME9)
-    rows = gan_2014.read_history(str(work / "run/history.csv"), upto=10 ** 9)
+    rows = run_history.read_history(str(work / "run/history.csv"), upto=10 ** 9)
     assert rows[-1][0] == 9
     assert json.loads((work / "run/run.json").read_text())["seed"] == 2
 
@@ -170,12 +172,12 @@ def test_what_the_run_can_write_again_is_rebuilt_at_once_and_never_kept(work, ca
 
 def test_another_runs_final_weights_in_a_finished_run_are_not_its_end(work, capsys):
     """The probe's case: before, they were taken as its own ("already reaches --epochs")."""
-    for name in gan_2014.FINAL_WEIGHTS:
+    for name in run_folder.FINAL_WEIGHTS:
         shutil.copy(work / "other/run" / name, work / "run" / name)
     with pytest.raises(SystemExit):
         gan_2014.main(["--resume"])
     assert "generator.weights.h5 is not this run's" in capsys.readouterr().err
-    for name in gan_2014.FINAL_WEIGHTS:
+    for name in run_folder.FINAL_WEIGHTS:
         os.remove(work / "run" / name)
     gan_2014.main(["--resume"])  # the fix: the run writes its own from its checkpoint
     assert "already at iteration 6: writing its final weights" in capsys.readouterr().out

@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 
 import gan_2014
+from gan_2014_utils import evaluation, files, generators, pictures, run_folder, train
+from gan_2014_utils import history as run_history
 from helpers import NO_XLA, SCRIPT, make_tiny_mnist, place_run, run_script, train_without_xla, tree
 
 TINY = ["--epochs", "6", "--batch-size", "16", "--sample-interval", "3", "--checkpoint-interval", "3"]
@@ -54,7 +56,7 @@ def one_line_error(capsys, argv, code=2):
 
 def losses(folder):
     with open(os.path.join(folder, "history.csv")) as f:
-        return [[r[k] for k in gan_2014.HISTORY_FIELDS[:6]] for r in csv.DictReader(f)]
+        return [[r[k] for k in run_history.HISTORY_FIELDS[:6]] for r in csv.DictReader(f)]
 
 
 def test_run_json_records_the_settings_and_resume_needs_no_option(workdir, capsys):
@@ -71,25 +73,7 @@ def test_run_json_records_the_settings_and_resume_needs_no_option(workdir, capsy
     gan_2014.main(["--data", str(workdir / "tiny.npz"), "--seed", "11", "--latent-dim", "32", "--batch-size", "16",
                    "--epochs", "6", "--run-dir", str(workdir / "whole"), "--images", str(workdir / "whole_images")])
     assert losses(workdir / "run") == losses(workdir / "whole")
-    assert sorted(gan_2014.grid_files(workdir / "images")) == ["0.png", "4.png", "6.png", "progress.gif"]
-
-
-def test_a_run_from_before_the_default_model_was_renamed_resumes_as_it_is(workdir, tiny_run, capsys):
-    """Run folders and checkpoints written when `keras-gan` was called `seed` keep working."""
-    copy_run(tiny_run, workdir)
-    settings_path, ckpt = workdir / "run" / "run.json", workdir / "run" / "checkpoint.npz"
-    settings = json.loads(settings_path.read_text())
-    settings_path.write_text(json.dumps(dict(settings, arch="seed")))
-    with np.load(ckpt) as z:
-        arrays = dict(z)
-    arrays["meta"] = np.array(json.dumps(dict(json.loads(str(arrays["meta"])), arch="seed")))
-    np.savez(ckpt, **arrays)
-    capsys.readouterr()
-    gan_2014.main(["--resume", "--arch", "seed", "--epochs", "8"])
-    assert "arch keras-gan" in capsys.readouterr().out
-    assert json.loads(settings_path.read_text())["arch"] == "keras-gan"
-    assert gan_2014.read_checkpoint(str(ckpt), meta_only=True)[0]["iteration"] == 8
-    gan_2014.main(["sample", "--weights", "run", "--n", "4", "--out", "s.npy", "--seed", "0"])
+    assert sorted(pictures.grid_files(workdir / "images")) == ["0.png", "4.png", "6.png", "progress.gif"]
 
 
 def test_sample_and_evaluate_work_on_an_interrupted_run_from_its_checkpoint(workdir, tiny_run, capsys,
@@ -99,8 +83,8 @@ def test_sample_and_evaluate_work_on_an_interrupted_run_from_its_checkpoint(work
         os.remove(workdir / "run" / name)
     gan_2014.main(["sample", "--weights", "run", "--n", "4", "--out", "s.npy", "--seed", "0"])
     gan = gan_2014.GAN(seed=0)
-    gan.load_checkpoint(str(workdir / "run" / "checkpoint.npz"))
-    expected = gan_2014.generate(gan, 4, 0)
+    run_folder.load_checkpoint(gan, str(workdir / "run" / "checkpoint.npz"))
+    expected = evaluation.generate(gan, 4, 0)
     np.testing.assert_allclose(np.load(workdir / "s.npy"), expected, atol=1e-6)
     gan_2014.main(["evaluate", "--weights", "run", "--data", "tiny.npz", "--samples", "50",
                    "--cache", classifier_cache])
@@ -116,8 +100,8 @@ def test_checkpoint_keys_name_each_variable_and_survive_other_models_in_the_proc
     second = gan_2014.GAN(seed=4)
     assert list(second.state_variables()) == keys  # ...but not the checkpoint's keys
     noise = np.zeros((25, 100), np.float32)
-    first.save_checkpoint(str(workdir / "c.npz"), 7, 1.0, noise, None)
-    assert second.load_checkpoint(str(workdir / "c.npz"))[0] == 7
+    run_folder.write_checkpoint(first, str(workdir / "c.npz"), 7, 1.0, noise, None, collapsed_since=None, files={})
+    assert run_folder.load_checkpoint(second, str(workdir / "c.npz")).iteration == 7
     for (k, a), b in zip(first.state_variables().items(), second.state_variables().values()):
         np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=k)
     # every Adam variable but the constant learning rate is saved
@@ -128,7 +112,7 @@ def test_checkpoint_keys_name_each_variable_and_survive_other_models_in_the_proc
 
 def test_a_folder_in_use_is_refused_naming_the_other_process(workdir, capsys):
     os.makedirs(workdir / "run")
-    lock = gan_2014.lock_folder(str(workdir / "run"))
+    lock = files.lock_folder(str(workdir / "run"))
     try:
         line = one_line_error(capsys, ["--data", "tiny.npz", *TINY])
         assert f"run/ is in use by another training (process {os.getpid()})" in line
@@ -136,7 +120,7 @@ def test_a_folder_in_use_is_refused_naming_the_other_process(workdir, capsys):
         line = one_line_error(capsys, ["--resume"])
         assert "in use by another training" in line
     finally:
-        gan_2014.unlock_folder(lock)
+        files.unlock_folder(lock)
 
 
 def test_two_trainings_started_on_one_folder_cannot_mix(workdir):
@@ -190,8 +174,8 @@ def test_a_run_killed_before_its_first_checkpoint_keeps_its_history(workdir, tin
     # as a kill before the first checkpoint (iteration 3) leaves it: two rows, no checkpoint, no weights
     for name in ("checkpoint.npz", "generator.weights.h5", "discriminator.weights.h5"):
         os.remove(workdir / "run" / name)
-    gan_2014.write_history(str(workdir / "run" / "history.csv"),
-                           gan_2014.read_history(str(workdir / "run" / "history.csv"), upto=2))
+    run_history.write_history(str(workdir / "run" / "history.csv"),
+                           run_history.read_history(str(workdir / "run" / "history.csv"), upto=2))
     settings = json.loads((workdir / "run" / "run.json").read_text())
     (workdir / "run" / "run.json").write_text(json.dumps(dict(settings, checkpointed=False)))
     before = tree(workdir / "run")
@@ -226,7 +210,7 @@ def test_damaged_history_and_stray_grids_do_not_stop_a_run(workdir, tiny_run, ca
 def test_an_unexpected_error_ends_in_one_line_and_a_crash_log(workdir, capsys, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("something nobody foresaw\nsecond line")
-    monkeypatch.setattr(gan_2014, "plot_history", broken)
+    monkeypatch.setattr(run_folder, "plot_history", broken)
     line = one_line_error(capsys, ["--data", "tiny.npz", *TINY], code=1)
     assert "unexpected error: RuntimeError: something nobody foresaw" in line
     assert "no checkpoint was written yet" in line and "run/crash.log" in line
@@ -278,7 +262,7 @@ def test_eval_every_logs_a_held_out_curve_and_keeps_the_best_generator(workdir, 
     """best/ holds the generator that scored best, not the last one: the last
     estimate is made to lose (the real estimate minus 1,000), and best/ is scored
     again from its own file."""
-    real_monitor, monitors = gan_2014.heldout_monitor, []
+    real_monitor, monitors = evaluation.heldout_monitor, []
     def last_estimate_loses(x_sigma, x_scored):
         monitor, calls = real_monitor(x_sigma, x_scored), []
         monitors.append(monitor)
@@ -287,7 +271,7 @@ def test_eval_every_logs_a_held_out_curve_and_keeps_the_best_generator(workdir, 
             ll, se, sigma = monitor(gan)
             return (ll - 1000 if len(calls) == 3 else ll), se, sigma
         return scored
-    monkeypatch.setattr(gan_2014, "heldout_monitor", last_estimate_loses)
+    monkeypatch.setattr(train, "heldout_monitor", last_estimate_loses)
     gan_2014.main(["--data", "tiny.npz", *TINY, "--eval-every", "2"])
     out = capsys.readouterr().out
     assert "held-out estimate every 2 on training digits" in out and "which the model also trains on" in out
@@ -297,16 +281,16 @@ def test_eval_every_logs_a_held_out_curve_and_keeps_the_best_generator(workdir, 
     best = json.loads((workdir / "run" / "best" / "best.json").read_text())
     assert best["iteration"] == max(measured, key=measured.get) != 6 and best["arch"] == "keras-gan"
     assert best["heldout_ll"] == pytest.approx(max(measured.values()), abs=1e-3)
-    rescored = monitors[0](gan_2014.load_generator(gan_2014.describe_generator(str(workdir / "run" / "best"))))
+    rescored = monitors[0](generators.load_generator(generators.describe_generator(str(workdir / "run" / "best"), gan_2014.ARCHS), gan_2014.ARCHS))
     assert rescored[0] == pytest.approx(best["heldout_ll"], abs=1e-3)
-    last = monitors[0](gan_2014.load_generator(gan_2014.describe_generator(str(workdir / "run"))))
+    last = monitors[0](generators.load_generator(generators.describe_generator(str(workdir / "run"), gan_2014.ARCHS), gan_2014.ARCHS))
     assert last[0] != pytest.approx(rescored[0], abs=1e-3)  # the last generator scores otherwise
     gan_2014.main(["sample", "--weights", "run/best", "--n", "4", "--out", "b.npy", "--seed", "1"])
     assert np.load(workdir / "b.npy").shape == (4, 28, 28)
 
 
 def test_progress_shows_recent_values_not_the_mean_since_the_start():
-    recent = gan_2014.RecentMean(100)
+    recent = run_history.RecentMean(100)
     for i in range(1000):
         recent.add(float(i), 1.0)
     assert recent.mean() == pytest.approx([949.5, 1.0])

@@ -15,6 +15,9 @@ import numpy as np
 import pytest
 
 import gan_2014
+from gan_2014_utils import pictures, process, run_folder
+from gan_2014_utils import history as run_history
+from gan_2014_utils.data import load_mnist
 from helpers import NO_XLA, SCRIPT, make_tiny_mnist, run_script, train_without_xla
 
 
@@ -28,7 +31,7 @@ COMMON = ["--batch-size", "16", "--seed", "5", "--checkpoint-interval", "10", "-
 
 def history(folder):
     with open(os.path.join(folder, "run", "history.csv")) as f:
-        return [[r[k] for k in gan_2014.HISTORY_FIELDS if k != "seconds"] for r in csv.DictReader(f)]
+        return [[r[k] for k in run_history.HISTORY_FIELDS if k != "seconds"] for r in csv.DictReader(f)]
 
 
 class Uninterrupted:
@@ -83,8 +86,8 @@ def resume_and_compare(folder, uninterrupted, saved, monkeypatch):
     gan_2014.main(["--data", uninterrupted.data, *COMMON, "--epochs", str(epochs), "--resume"])
     whole = uninterrupted(epochs)
     assert history(folder) == history(whole)
-    grids = sorted(gan_2014.grid_files(folder / "images"))
-    assert grids == sorted(gan_2014.grid_files(whole / "images"))
+    grids = sorted(pictures.grid_files(folder / "images"))
+    assert grids == sorted(pictures.grid_files(whole / "images"))
     assert grids == sorted([f"{i}.png" for i in range(0, epochs + 1, 10)] + ["progress.gif"])
     for name in grids:
         assert (folder / "images" / name).read_bytes() == (whole / "images" / name).read_bytes(), name
@@ -122,9 +125,9 @@ def resumed_after_five(tmp_path, tiny_data, tamper):
     """Train 5 iterations (checkpoint at 5), then resume towards 20 with each
     iteration's result passed through tamper(gan, call number, result).
     Returns (the Stopped raised, the checkpoint's bytes at 5)."""
-    (x, _), _ = gan_2014.load_mnist(tiny_data)
+    (x, _), _ = load_mnist(tiny_data)
     x = gan_2014.GAN.from_pixels(x)
-    folder = lambda: gan_2014.RunFolder(str(tmp_path / "run"), str(tmp_path / "images"), dict(checkpoint_interval=5))
+    folder = lambda: run_folder.RunFolder(str(tmp_path / "run"), str(tmp_path / "images"), dict(checkpoint_interval=5))
     gan = gan_2014.GAN(seed=1)
     gan.train(x, epochs=5, batch_size=16, sample_interval=5, run=folder())
     good = (tmp_path / "run" / "checkpoint.npz").read_bytes()
@@ -133,9 +136,10 @@ def resumed_after_five(tmp_path, tiny_data, tamper):
         calls.append(1)
         return tamper(gan, len(calls), original(*args))
     gan.train_iteration = tampered
-    with pytest.raises(gan_2014.Stopped) as stop:
+    with pytest.raises(process.Stopped) as stop:
         run = folder()
-        run.resume_from(gan)
+        run.meta = run_folder.read_checkpoint(run.path(run_folder.CHECKPOINT), meta_only=True)[0]
+        run.restore(gan)
         gan.train(x, epochs=20, batch_size=16, sample_interval=5, run=run)
     return stop.value, good
 
@@ -147,7 +151,7 @@ def test_non_finite_loss_stops_with_the_iteration_and_keeps_the_last_checkpoint(
     stop, good = resumed_after_five(tmp_path, tiny_data, nan_loss)
     assert "diverged at iteration 8" in str(stop) and stop.saved_at == 5 and stop.code == 1
     assert (tmp_path / "run" / "checkpoint.npz").read_bytes() == good
-    assert gan_2014.GAN(seed=1).load_checkpoint(str(tmp_path / "run" / "checkpoint.npz"))[0] == 5
+    assert run_folder.load_checkpoint(gan_2014.GAN(seed=1), str(tmp_path / "run" / "checkpoint.npz")).iteration == 5
 
 
 def test_non_finite_weights_are_never_checkpointed(tmp_path, tiny_data):

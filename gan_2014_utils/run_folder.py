@@ -1,0 +1,667 @@
+"""A run's two folders and every file written there: RunFolder checks them
+before anything is written, keeps the run's settings (run.json), writes and
+records each file, and continues a checkpoint; the checkpoint's file format
+(an .npz of the model's state_variables() and a JSON record) is here too."""
+import collections
+import contextlib
+import csv
+import json
+import math
+import os
+import signal
+import time
+
+import numpy as np
+
+from gan_2014_utils.data import data_digest
+from gan_2014_utils.files import (WRITE_GUARDS, atomic_write, check_writable_dir, file_sha256, kind_of, lock_folder,
+                                  read_npz, BadFile, remove_temporaries, still_locked, write_text)
+from gan_2014_utils.history import (COLUMN, HISTORY, CollapseWatch, RecentMean, flush, plot_history, read_history,
+                                    row_text, rows_digest, write_history, write_row)
+from gan_2014_utils.pictures import GIF, OWNER, grid_files, grid_owner, is_grid_name, make_gif
+from gan_2014_utils.process import CheckpointError, FolderGone, Interrupted, Stopped, UsageError, lazy
+
+keras = lazy("keras")
+
+CHECKPOINT, SETTINGS = "checkpoint.npz", "run.json"
+FINAL_WEIGHTS = ("generator.weights.h5", "discriminator.weights.h5")
+BEST_FILES = ("generator.weights.h5", "best.json")
+RUN_FILES = (SETTINGS, CHECKPOINT, HISTORY, "losses.png") + FINAL_WEIGHTS
+# Settings a run keeps for life, and those a resumed run may change; IDENTITY: the
+# fields of run.json that must equal the copy in the run's checkpoint (the grid
+# folder and data path are where the run's files are now: a moved run may change them).
+FIXED = ("arch", "latent_dim", "batch_size", "seed", "images", "g_loss", "d_steps", "train_on_batch")
+CHANGEABLE = ("epochs", "sample_interval", "log_every", "checkpoint_interval", "eval_every")
+IDENTITY = ("run_id", "arch", "latent_dim", "batch_size", "seed", "g_loss", "d_steps", "train_on_batch",
+            "data_sha256")
+OTHER_RUN = "start a new run with --overwrite (deletes this one) or another --run-dir"
+
+
+def flag(key):
+    return "--" + key.replace("_", "-")
+
+
+# -----------------------------------------------------------------------------
+# The records a run keeps (run.json, a checkpoint's metadata), checked one way
+
+def count(low):
+    return lambda v: type(v) is int and v >= low
+
+
+def text(v):
+    return isinstance(v, str) and bool(v)
+
+
+def number(v):
+    return type(v) in (int, float) and math.isfinite(v)
+
+
+def first_invalid(record, checks, optional=()):
+    """The first field of `record` that is missing (and not optional) or not of its kind; None if all are good."""
+    for key, ok in checks.items():
+        if not (ok(record[key]) if key in record else key in optional):
+            return key
+    return None
+
+
+def setting_checks(choices):
+    """run.json's fields; `choices` ({"arch": names, "g_loss": names}) what a command line could have chosen."""
+    one_of = lambda key: lambda v: text(v) and (key not in choices or v in choices[key])
+    return {"arch": one_of("arch"), "latent_dim": count(1), "batch_size": count(1),
+            "seed": lambda v: type(v) is int and 0 <= v < 2 ** 32, "images": text, "run_id": text,
+            "data": lambda v: v is None or isinstance(v, str), "data_sha256": lambda v: isinstance(v, str),
+            "epochs": count(1), "sample_interval": count(1), "log_every": lambda v: v is None or count(1)(v),
+            "checkpoint_interval": count(1), "eval_every": count(0), "g_loss": one_of("g_loss"),
+            "d_steps": count(1), "checkpointed": lambda v: type(v) is bool,
+            "train_on_batch": lambda v: type(v) is bool}  # optional: the default form where absent
+
+
+def checked_settings(settings, choices):
+    """The settings if every one is there and of its kind; else why not."""
+    if not isinstance(settings, dict):
+        return None, "not a record of settings"
+    bad = first_invalid(settings, setting_checks(choices), optional=("train_on_batch",))
+    if bad:
+        return None, f"no valid {bad!r}"
+    settings.setdefault("train_on_batch", False)  # a run from before the option trains as runs do by default
+    return settings, None
+
+
+def checkpoint_checks(choices):
+    """A checkpoint's metadata; run_id, settings and first_row are a command-line run's."""
+    return {"arch": lambda v: text(v) and ("arch" not in choices or v in choices["arch"]),
+            "latent_dim": count(1), "iteration": count(0), "elapsed": lambda v: number(v) and v >= 0,
+            "best": lambda v: v is None or (isinstance(v, list) and len(v) == 2 and type(v[0]) is int
+                                            and number(v[1])),
+            "collapsed_since": lambda v: v is None or count(1)(v),
+            "files": lambda v: isinstance(v, dict) and all(isinstance(k, str) and isinstance(h, str)
+                                                           for k, h in v.items()),
+            "run_id": text, "settings": lambda v: isinstance(v, dict),
+            "first_row": lambda v: isinstance(v, list) and len(v) == 5 and all(type(x) in (int, float) for x in v)}
+
+
+# -----------------------------------------------------------------------------
+# The checkpoint: the model's state_variables() and the run's record, in one .npz
+
+Restored = collections.namedtuple("Restored", "iteration elapsed fixed_noise best collapsed_since")
+
+
+def write_checkpoint(gan, path, iteration, elapsed, fixed_noise, best, saved_at=None, **record):
+    """The model's state and `record` (what the run folder keeps with it: its run
+    id and settings, the files it wrote) in one .npz."""
+    arrays = {k: v.numpy() for k, v in gan.state_variables().items()}
+    # The losses are computed before an update; the weights are checked here,
+    # so a checkpoint called good never holds an update that broke them.
+    broken = next((k for k, a in arrays.items() if a.dtype.kind == "f" and not np.isfinite(a).all()), None)
+    if broken is not None:
+        raise Stopped(f"training diverged by iteration {iteration} ({broken} is not finite)",
+                      iteration, iteration if saved_at is None else saved_at, 1)
+    meta = json.dumps({"arch": gan.arch, "latent_dim": gan.latent_dim, "iteration": iteration,
+                       "elapsed": elapsed, "best": None if best is None else list(best), **record})
+    atomic_write(path, lambda tmp: np.savez(tmp, meta=np.array(meta), fixed_noise=fixed_noise, **arrays),
+                 needs=sum(a.nbytes for a in arrays.values()))
+
+
+def read_checkpoint(path, meta_only=False, choices=None):
+    """(meta, arrays) of a checkpoint, or CheckpointError saying what is wrong with it.
+    With meta_only, the arrays' headers are checked but only the metadata is read."""
+    try:
+        arrays = read_npz(path, only={"meta"} if meta_only else None)
+    except BadFile as e:
+        raise CheckpointError(str(e)) from None
+    try:
+        meta = json.loads(str(arrays.pop("meta")))
+    except (KeyError, ValueError):
+        raise CheckpointError("its metadata is missing or not JSON") from None
+    if not isinstance(meta, dict):
+        raise CheckpointError("its metadata is not a record")
+    bad = first_invalid(meta, checkpoint_checks(choices or {}), optional=("run_id", "settings", "first_row"))
+    if bad:
+        raise CheckpointError(f"its metadata has no valid {bad!r} ({meta.get(bad)!r})")
+    return meta, arrays
+
+
+def load_checkpoint(gan, path):
+    """Restore a checkpoint into `gan`, every array checked first; returns a Restored."""
+    meta, arrays = read_checkpoint(path)
+    if meta["arch"] != gan.arch or meta["latent_dim"] != gan.latent_dim:
+        raise CheckpointError(f"it is for arch {meta['arch']} with latent size {meta['latent_dim']}, "
+                              f"not arch {gan.arch} with {gan.latent_dim}")
+    variables = gan.state_variables()
+    for key in sorted(set(variables) ^ (set(arrays) - {"fixed_noise"})):
+        raise CheckpointError(f"array {key} is " + ("missing" if key in variables else "not this model's"))
+    for key, v in variables.items():
+        a = arrays[key]
+        if a.shape != tuple(v.shape) or a.dtype != np.dtype(v.dtype):
+            raise CheckpointError(f"array {key} is {a.dtype} {a.shape}, this model's is "
+                                  f"{np.dtype(v.dtype)} {tuple(v.shape)}")
+    noise = arrays.get("fixed_noise")
+    if not isinstance(noise, np.ndarray) or noise.shape != (25, gan.latent_dim) or noise.dtype != np.float32 \
+            or not np.isfinite(noise).all():
+        raise CheckpointError(f"fixed_noise is not 25 finite float32 latent points of size {gan.latent_dim}")
+    gan.load_state(arrays)
+    best = None if meta["best"] is None else (int(meta["best"][0]), float(meta["best"][1]))
+    return Restored(meta["iteration"], meta["elapsed"], noise, best, meta["collapsed_since"])
+
+
+def save_weights(gan, folder, models=None):
+    """Networks in Keras's own .weights.h5 format, for `sample` and `evaluate`."""
+    os.makedirs(folder, exist_ok=True)
+    for model in models or (gan.generator, gan.discriminator):
+        atomic_write(os.path.join(folder, f"{model.name}.weights.h5"), model.save_weights)
+
+
+def last_checkpoint_note(run_dir):
+    """'the last checkpoint, iteration N, is in run/checkpoint.npz' when there is one."""
+    if run_dir is None:
+        return ""
+    path = os.path.join(run_dir, CHECKPOINT)
+    try:
+        iteration = read_checkpoint(path, meta_only=True)[0]["iteration"]
+    except CheckpointError:
+        return f"; {path} is not a whole checkpoint" if os.path.exists(path) else "; no checkpoint was written yet"
+    return f"; the last checkpoint, iteration {iteration}, is whole in {path}"
+
+
+# -----------------------------------------------------------------------------
+# The run folder
+
+class RunFolder:
+    """A run's folders, `run_dir` (run.json, history.csv, losses.png, the
+    checkpoint, the final weights, best/) and `images` (the grids and the GIF),
+    and every file the run writes there.
+
+    Which files are this run's is decided one way: each checkpoint records every
+    file the run has written, with its sha256 (`files` in its metadata; for
+    history.csv, a sha256 of its rows up to the checkpoint). On --resume a file
+    that does not match is not this run's, whoever wrote it and whenever, and is
+    refused in one line that names it; what the run rebuilds itself (losses.png,
+    progress.gif, grids and rows past the checkpoint, a lost run.json) is rebuilt.
+    run.json is compared field by field with the checkpoint's own copy.
+
+    `settings` is run.json's for a command-line run; a run made in Python may
+    give only some: log_every (default: with each grid), checkpoint_interval
+    (default: a checkpoint only at the end and on a signal), eval_every."""
+
+    def __init__(self, run_dir, images, settings=None, monitor=None, progress=False, choices=None):
+        self.dir, self.images = run_dir, images
+        self.settings = dict(settings or {})
+        self.monitor, self.progress = monitor, progress    # monitor(gan): a held-out (ll, se, sigma)
+        self.choices = choices or {}                       # what run.json's arch and g_loss may name
+        self.locks, self.resume, self.overwrite, self.fix = [], False, False, "move it away and try again"
+        self.meta, self.restored = None, None  # the checkpoint to continue, its metadata and Restored state
+        self.files = {}                        # every file this run wrote: its key -> sha256
+        self.history, self.rows, self.best = [], None, None
+        self.stop_signal, self.bar, self.saved_at = None, None, 0
+
+    def path(self, key):
+        """A file's key (as the checkpoint records it) -> its path: 'images/...' is in the grid folder."""
+        return os.path.join(self.images, key[7:]) if key.startswith("images/") else os.path.join(self.dir, key)
+
+    # --- opening: every check, before anything is written ---
+
+    @classmethod
+    def open(cls, args, context, settings=None, choices=None):
+        """The folder of a new run with `settings` (refusing one that holds another
+        run), or of the run to --resume (its settings from run.json, every file
+        checked against its checkpoint). Only the locks are taken here."""
+        if args.resume and kind_of(args.run_dir) != "folder":
+            raise UsageError(f"--resume: no run folder {args.run_dir}/; start a new run without --resume, "
+                             "or pass the run's --run-dir")
+        locks = context["locks"] = []
+        fix = "move it away and --resume again" if args.resume else "move it away and try again"
+        if args.resume:
+            locks.append(lock_folder(args.run_dir, fix))  # before reading the run: nobody else writes it now
+            settings = cls.read_settings(args.run_dir, choices or {})
+            settings.update(cls.given_settings(args, settings, args.run_dir))
+        elif not args.overwrite:
+            cls.refuse_other_run(args.run_dir)
+        run = cls(args.run_dir, settings["images"], settings, choices=choices)
+        run.locks, run.resume, run.overwrite, run.fix = locks, args.resume, args.overwrite, fix
+        if args.resume:
+            run.check_output_paths()
+            run.check_resumable()
+        return run
+
+    @staticmethod
+    def refuse_other_run(run_dir):
+        """A new run (without --overwrite) refuses a folder that holds any run's files."""
+        found = [n for n in RUN_FILES + ("best",) if os.path.lexists(os.path.join(run_dir, n))]
+        if {SETTINGS, CHECKPOINT} & set(found):
+            raise UsageError(f"{run_dir}/ already holds a run; pass --resume to continue it, --overwrite "
+                             "to replace it, or another --run-dir")
+        if found:
+            raise UsageError(f"{run_dir}/ holds a run's files ({', '.join(found)}) but nothing to resume "
+                             "from; pass --overwrite to replace them, or another --run-dir")
+
+    @staticmethod
+    def read_settings(run_dir, choices):
+        """The run's settings from its run.json or, when that is missing or damaged,
+        from the copy its checkpoint holds (then run.json is written again)."""
+        path, checkpoint = os.path.join(run_dir, SETTINGS), os.path.join(run_dir, CHECKPOINT)
+        try:
+            with open(path, encoding="utf-8") as f:
+                settings, why = checked_settings(json.loads(f.read(100000)), choices)
+        except FileNotFoundError:
+            settings, why = None, "missing"
+        except (OSError, ValueError) as e:
+            settings, why = None, f"unreadable ({getattr(e, 'strerror', None) or type(e).__name__})"
+        if settings is not None:
+            return settings
+        try:
+            meta = read_checkpoint(checkpoint, meta_only=True)[0] if kind_of(checkpoint) == "file" else {}
+        except CheckpointError:
+            meta = {}
+        copy, _ = checked_settings(meta.get("settings"), choices)
+        if copy is not None and copy["run_id"] == meta.get("run_id"):
+            print(f"gan_2014: {path} is {why}; the run's settings come from its checkpoint", flush=True)
+            return copy
+        if why == "missing" and kind_of(checkpoint) == "missing":
+            raise UsageError(f"--resume: {run_dir}/ holds no run ({SETTINGS} and {CHECKPOINT} are missing); "
+                             "start a new run without --resume, or pass the run's --run-dir")
+        raise UsageError(f"--resume: {path} is {why} and its checkpoint has no copy of them (damaged, or not "
+                         f"a command-line run's); put back a copy of the run's {SETTINGS}, or {OTHER_RUN}")
+
+    @staticmethod
+    def given_settings(args, settings, run_dir):
+        """What a resumed run takes from the command line: an option given again
+        must agree with the run's, except those a resumed run may change."""
+        given = options_given(args)
+        for key, value in given.items():
+            recorded = settings[key]
+            if key == "images":
+                value, recorded = os.path.abspath(value), os.path.abspath(recorded)
+            if key in FIXED and value != recorded:
+                raise UsageError(f"{flag(key)} {value} conflicts with the run's {recorded} "
+                                 f"(from {os.path.join(run_dir, SETTINGS)}); drop {flag(key)} "
+                                 "to keep the run's, or start a new run")
+        return {k: v for k, v in given.items() if k in CHANGEABLE}
+
+    def check_output_paths(self):
+        """Every path the run writes is absent or of the right kind (a file where a
+        file goes, a folder where a folder goes): checked before anything is removed,
+        made or trained, so that a wrong one costs nothing."""
+        described = {"folder": "a folder", "other": "not a regular file (a pipe, a device or a broken link)"}
+        best = os.path.join(self.dir, "best")
+        if kind_of(best) not in ("missing", "folder"):
+            raise UsageError(f"{best}: {described.get(kind_of(best), 'a file')} where the run keeps its best "
+                             f"generator's folder; {self.fix}")
+        files = [os.path.join(self.dir, n) for n in RUN_FILES + ("crash.log", ".lock")]
+        files += [os.path.join(best, n) for n in BEST_FILES]
+        if os.path.isdir(self.images):
+            files += [os.path.join(self.images, n) for n in (GIF, OWNER, ".lock")]
+            files += [os.path.join(self.images, n) for n in sorted(os.listdir(self.images)) if is_grid_name(n)]
+        for path in files:
+            kind = kind_of(path)
+            if kind not in ("missing", "file"):
+                raise UsageError(f"{path}: {described[kind]} where the run writes a file; {self.fix}")
+
+    def check_resumable(self):
+        """Everything --resume continues must be this run's: the checkpoint (its run
+        id), run.json (field by field against the checkpoint's copy), and every file
+        the checkpoint recorded. A missing checkpoint is refused when the run had
+        written one (starting again is right only before the first)."""
+        checkpoint, settings = self.path(CHECKPOINT), self.settings
+        if kind_of(checkpoint) != "file":
+            if settings["checkpointed"]:
+                last = read_history(self.path(HISTORY), upto=2 ** 62)
+                reached = f" (its history reaches iteration {last[-1][0]})" if last else ""
+                raise UsageError(f"--resume: {checkpoint} is missing, but this run had written one{reached}; put "
+                                 f"it back, or {OTHER_RUN}")
+            return self.check_best_owner()
+        try:
+            meta, _ = read_checkpoint(checkpoint, meta_only=True)
+        except CheckpointError as e:
+            raise UsageError(f"{checkpoint}: {e}; put back a whole copy of it, or {OTHER_RUN}") from None
+        self.check_identity(checkpoint, meta)
+        self.check_history(meta)
+        self.check_best_owner()
+        self.check_files(meta)
+        self.meta, start = meta, meta["iteration"]
+        if start > settings["epochs"] or (start == settings["epochs"] and self.finished(meta)):
+            raise UsageError(f"{checkpoint} is at iteration {start}, which already reaches --epochs "
+                             f"{settings['epochs']}; pass a larger --epochs to train further")
+
+    def check_identity(self, checkpoint, meta):
+        """The checkpoint is this run's (its run id) and run.json says what its copy of the settings says."""
+        settings = self.settings
+        other = f"put back this run's own, or {OTHER_RUN}"
+        rebuild = f"remove {SETTINGS} and --resume again (it is rebuilt from the checkpoint)"
+        if meta.get("run_id") != settings["run_id"]:
+            theirs = f"run id {meta['run_id'][:8]}" if "run_id" in meta else "no run id"
+            raise UsageError(f"{checkpoint} belongs to another run ({theirs}, this run is "
+                             f"{settings['run_id'][:8]}); {other}; or, if {SETTINGS} was edited, {rebuild}")
+        copy = meta.get("settings") or {}
+        for key in (k for k in IDENTITY if k in copy and copy[k] != settings[k]):
+            raise UsageError(f"{self.path(SETTINGS)}: its {key} {settings[key]!r} is not the run's {copy[key]!r} "
+                             f"(recorded in {CHECKPOINT}); put back {copy[key]!r}, or {rebuild}")
+        if (meta["arch"], meta["latent_dim"]) != (settings["arch"], settings["latent_dim"]):
+            raise UsageError(f"{checkpoint} is for arch {meta['arch']} with latent size {meta['latent_dim']}, "
+                             f"but {SETTINGS} says arch {settings['arch']} with {settings['latent_dim']}; " + other)
+
+    def check_history(self, meta):
+        path, start = self.path(HISTORY), meta["iteration"]
+        rows = read_history(path, upto=start)
+        fix = ("put back this run's own, or move it away and --resume again (the run goes on without its "
+               "earlier rows)")
+        first = slice(COLUMN["d_loss_real"], COLUMN["seconds"])  # the first row's losses and accuracy
+        if "first_row" in meta and rows and rows[0][0] == 1 and rows[0][first] != meta["first_row"]:
+            raise UsageError(f"{path} belongs to another run (its first row is not the one this run's checkpoint "
+                             "recorded); " + fix)
+        recorded = meta["files"].get(HISTORY)
+        if recorded and kind_of(path) == "file" and rows_digest(rows).hexdigest() != recorded:
+            last = rows[-1][0] if rows else 0
+            why = (f"it ends at iteration {last}, older than the checkpoint's {start}" if last < start
+                   else "its rows are not those the checkpoint recorded")
+            raise UsageError(f"{path} is not this run's history ({why}); " + fix)
+
+    def check_best_owner(self):
+        """best.json names its run: another run's best generator is refused."""
+        try:
+            with open(os.path.join(self.dir, "best", "best.json")) as f:
+                owner = json.loads(f.read(100000)).get("run_id")
+        except (OSError, ValueError, AttributeError):
+            owner = None
+        if owner not in (None, self.settings["run_id"]):
+            raise UsageError(f"{os.path.join(self.dir, 'best')}/ holds another run's best generator; move it "
+                             "away and --resume again")
+
+    def present_files(self, upto):
+        """The keys of the files of the run's kinds in its folders, grids up to iteration `upto`."""
+        keys = [k for k in FINAL_WEIGHTS + tuple("best/" + n for n in BEST_FILES) if kind_of(self.path(k)) == "file"]
+        if os.path.isdir(self.images):
+            keys += [f"images/{n}" for n in sorted(os.listdir(self.images), key=lambda n: (len(n), n))
+                     if is_grid_name(n) and int(n[:-4]) <= upto]
+        return keys
+
+    def check_files(self, meta):
+        """Each file of the run's kinds must be the one the checkpoint recorded."""
+        self.claim_images(check_only=True)  # a grid folder marked as another run's: named as such
+        after = {"best": "the run's best is then chosen again from its next estimates",
+                 "images": "the run goes on without it", "": "the run writes its own at its end"}
+        for key in self.present_files(meta["iteration"]):
+            if file_sha256(self.path(key)) != meta["files"].get(key):
+                kind = key.split("/")[0] if "/" in key else ""
+                path = os.path.join(self.dir, "best") + "/" if kind == "best" else self.path(key)
+                raise UsageError(f"{self.path(key)} is not this run's (not the file its checkpoint recorded: "
+                                 f"another run's, or an older copy); move {path} away and --resume again "
+                                 f"({after[kind]})")
+
+    def finished(self, meta):
+        """Whether the final weights are there and are the run's (recorded by its last checkpoint)."""
+        return all(w in meta["files"] and kind_of(self.path(w)) == "file" for w in FINAL_WEIGHTS)
+
+    def check_data(self, mnist, data_arg):
+        """A resumed run must see the digits it started with (by their sha256, wherever the file is now)."""
+        digest = data_digest(mnist)
+        if self.resume and digest != self.settings["data_sha256"]:
+            raise UsageError(f"--data {self.data_path(data_arg) or 'keras.datasets.mnist'}: its digits (sha256 "
+                             f"{digest}) are not the run's (sha256 {self.settings['data_sha256']}, "
+                             f"{self.settings['data'] or 'downloaded'}); pass the run's data file")
+        self.settings["data_sha256"] = digest
+        if data_arg is not None:
+            self.settings["data"] = os.path.abspath(data_arg)  # where the run's digits are now
+
+    def data_path(self, data_arg):
+        return data_arg if data_arg is not None else self.settings.get("data")
+
+    def check_writes(self):
+        """The folders can be written and hold nothing of the wrong kind or of
+        another run; then a new run's folders are made and locked."""
+        self.claim_images(check_only=True)
+        for folder, option in ((self.dir, "--run-dir"), (self.images, "--images")):
+            check_writable_dir(folder, option, self.fix if self.resume else None)
+        self.check_output_paths()  # before --overwrite removes anything
+        if not self.resume:
+            check_writable_dir(self.dir, "--run-dir", make=True)
+            self.locks.append(lock_folder(self.dir, self.fix))
+            if not self.overwrite:
+                self.refuse_other_run(self.dir)  # again, under the lock: another start may have come in between
+        check_writable_dir(self.images, "--images", make=True)
+        if os.path.realpath(self.images) != os.path.realpath(self.dir):
+            self.locks.append(lock_folder(self.images, self.fix))
+
+    def claim_images(self, check_only=False):
+        """The grid folder is the run's: another run's grids there (by its mark) are
+        refused, or removed with --overwrite, so that no folder mixes two runs'
+        grids. A resumed run whose folder lost its mark takes the folder its
+        run.json names as its own (its grids are checked against the checkpoint)."""
+        images, run_id = self.images, self.settings["run_id"]
+        if not os.path.isdir(images):
+            return
+        owner = grid_owner(images)
+        theirs = grid_files(images) if owner != run_id and not (self.resume and owner is None) else []
+        if theirs and (self.resume or not self.overwrite):
+            fix = "move them away and --resume again" if self.resume else \
+                "pass --overwrite to replace them or another --images"
+            raise UsageError(f"--images {images}: holds another run's grids ({len(theirs)} files such as "
+                             f"{sorted(theirs)[0]}); {fix}")
+        if check_only:
+            return
+        for name in theirs:
+            os.remove(os.path.join(images, name))
+        if owner != run_id:
+            atomic_write(os.path.join(images, OWNER), lambda tmp: write_text(tmp, run_id))
+
+    def restore(self, gan):
+        """Load the checkpoint to continue into `gan` (whole and this model's, or refused)."""
+        if self.meta is not None:
+            self.restored = load_checkpoint(gan, self.path(CHECKPOINT))
+        return self.restored
+
+    # --- training: every file the run writes ---
+
+    @contextlib.contextmanager
+    def training(self, gan, epochs):
+        """Every check passed: now the folders become the run's. Yields (first
+        iteration, fixed noise). Meanwhile Ctrl-C, SIGTERM and SIGHUP (a closed
+        terminal) ask the loop to finish its iteration, checkpoint and stop."""
+        start, fixed_noise = self.begin(gan)
+        def request_stop(signum, frame):
+            if self.stop_signal is not None:  # asked twice: leave now; the last checkpoint is whole either way
+                raise Interrupted(signum)
+            self.stop_signal = signum
+        previous = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+        self.epochs, self.t0 = epochs, time.perf_counter() - self.elapsed
+        try:
+            with open(self.path(HISTORY), "a", newline="") as self.history_file:
+                self.writer = csv.writer(self.history_file)
+                yield start, fixed_noise
+        finally:
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+            if self.bar is not None and (not self.history or self.history[-1][0] < epochs):
+                print(flush=True)  # end the bar's unfinished line: a message that follows starts its own
+
+    def begin(self, gan):
+        """Make the folders the run's: --overwrite's removals, run.json, the grid
+        folder's mark, the checkpoint's state, the history up to it, what a
+        resumed run rebuilds; a new run's fixed noise and its grid 0."""
+        for folder in (self.dir, self.images):
+            os.makedirs(folder, exist_ok=True)
+        if self.overwrite:
+            self.remove_old_run()
+        for folder in (self.dir, self.images):
+            remove_temporaries(folder)
+        if "run_id" in self.settings:  # a command-line run: run.json and the grid folder's mark
+            self.claim_images()
+            self.settings["checkpointed"] = self.restored is not None
+            self.write_settings()
+        WRITE_GUARDS.append(self.guard)  # every file it writes, checked just before it lands
+        restored = self.restored or Restored(0, 0.0, None, None, None)
+        start, self.elapsed, fixed_noise, self.best = restored[:4]
+        self.saved_at = self.start = start
+        self.history = read_history(self.path(HISTORY), upto=start)
+        write_history(self.path(HISTORY), self.history)  # drops rows a killed run wrote past its checkpoint
+        self.rows = rows_digest(self.history)
+        self.watch = CollapseWatch(self.history, since=restored.collapsed_since)
+        self.recent = RecentMean(100)
+        if self.resume or self.meta is not None:  # a run that starts again keeps none of its files
+            recorded = self.meta["files"] if self.meta is not None else {}
+            self.files = {k: v for k, v in recorded.items() if k != HISTORY and kind_of(self.path(k)) == "file"}
+            self.rebuild(start)
+        if fixed_noise is None:
+            # One fixed batch of 25 latent points for every grid of the run, so the
+            # grids show the same points evolving rather than new random digits.
+            fixed_noise = gan.host_noise(np.random.default_rng(gan.seed), 25)
+            self.add_grid(0, gan.sample_images(0, self.images, fixed_noise))  # the untrained generator
+        return start, fixed_noise
+
+    def rebuild(self, start):
+        """What a resumed run rebuilds: grids past its checkpoint (the loop writes
+        them again), a GIF that is not the run's (written again at the end), the
+        plot; best/ that was moved away is chosen again."""
+        for name in grid_files(self.images):
+            key = f"images/{name}"
+            if (name == GIF and self.files.get(key) != file_sha256(self.path(key))) or (
+                    name != GIF and int(name[:-4]) > start):
+                os.remove(self.path(key))
+                self.files.pop(key, None)
+        if not all(f"best/{n}" in self.files for n in BEST_FILES):
+            self.best = None
+        if self.history:
+            plot_history(self.history, self.path("losses.png"))
+
+    def remove_old_run(self):
+        """What --overwrite removes from a run folder before a new run: the old run's files."""
+        for name in RUN_FILES + ("crash.log",) + tuple(os.path.join("best", n) for n in BEST_FILES):
+            if os.path.isfile(self.path(name)):
+                os.remove(self.path(name))
+        with contextlib.suppress(OSError):
+            os.rmdir(os.path.join(self.dir, "best"))  # only if nothing else is in it
+
+    def write_settings(self):
+        atomic_write(self.path(SETTINGS), lambda tmp: write_text(tmp, json.dumps(self.settings, indent=1)))
+
+    def guard(self):
+        """Another run may own the folder's path now (it was removed or replaced): write nothing more there."""
+        for path, _ in (lock for lock in self.locks if not still_locked(lock)):
+            raise FolderGone(f"{os.path.dirname(path)}/ was removed or replaced while this run trained "
+                             "(its lock file is not this process's); stopped without writing anything more")
+
+    def record(self, gan, it, d_loss_real, d_loss_fake, d_loss, g_loss):
+        """One iteration's row of history.csv; when due, the held-out estimate (and
+        best/); the collapse watch; the progress bar."""
+        row = [it, *(float(v) for v in (d_loss_real[0], d_loss_fake[0], d_loss[0], d_loss[1], g_loss)),
+               round(time.perf_counter() - self.t0, 3), math.nan]
+        if not all(math.isfinite(v) for v in row[:-1]):
+            raise Stopped(f"training diverged at iteration {it} (D loss {d_loss[0]}, G loss {g_loss})",
+                          it, self.saved_at, 1)
+        self.guard()
+        every = self.settings.get("eval_every")
+        if every and self.monitor and (it % every == 0 or it == self.epochs):
+            row[COLUMN["heldout_ll"]] = self.estimate(gan, it)
+        write_row(self.writer, self.path(HISTORY), row)
+        self.rows.update(row_text(row).encode())
+        self.history.append(row)
+        news = self.watch.add(it, row[COLUMN["d_loss"]], row[COLUMN["g_loss"]])
+        if news:  # said once, on a line of its own; the run goes on
+            print(("\n" if self.bar is not None else "") + news, flush=True)
+        if self.progress:
+            self.show_progress(it, row)
+
+    def estimate(self, gan, it):
+        """The held-out Parzen estimate, said in one line; a better one than before goes to best/."""
+        ll, se, sigma = self.monitor(gan)
+        if self.best is None or ll > self.best[1]:
+            self.best = (it, ll)
+            self.save_best(gan, it, ll, se, sigma)
+        print(f"gan_2014: iteration {it}: held-out Parzen LL {ll:.1f} ± {se:.1f} (sigma {sigma:.3f}); "
+              f"best {self.best[1]:.1f} at iteration {self.best[0]}", flush=True)
+        return round(ll, 3)
+
+    def show_progress(self, it, row):
+        if self.bar is None:
+            # Made after this process's first iteration, which includes compiling:
+            # Keras's ETA leaves out only the bar's first step. It counts this
+            # process's iterations; the start line says where a resumed run began.
+            self.bar = keras.utils.Progbar(self.epochs - self.start, unit_name="iteration",
+                                           stateful_metrics=["D loss", "D acc", "G loss"])
+        # values as they are now (the last 100 iterations), not since iteration 1
+        self.recent.add(*(row[COLUMN[name]] for name in ("d_loss", "d_acc", "g_loss")))
+        self.bar.update(it - self.start, list(zip(["D loss", "D acc", "G loss"], self.recent.mean())))
+
+    def log_due(self, it, epochs, sample_interval):
+        """gan.py's line every --log-every, by default with each grid; never under a progress bar."""
+        every = self.settings.get("log_every") or sample_interval
+        return not self.progress and (it % every == 0 or it == epochs)
+
+    def checkpoint_due(self, it, epochs):
+        """At every interval and on a signal (which then stops the run); the last one is `finish`'s."""
+        every = self.settings.get("checkpoint_interval")
+        return bool(every and it % every == 0 and it < epochs) or self.stop_signal is not None
+
+    def add_grid(self, it, path):
+        """A grid was written: record it, and bring history.csv and losses.png up to date with it."""
+        self.files[f"images/{os.path.basename(path)}"] = file_sha256(path)
+        if it:
+            flush(self.history_file, self.path(HISTORY))
+            plot_history(self.history, self.path("losses.png"))
+
+    def save_best(self, gan, iteration, ll, se, sigma):
+        """best/: the generator with the best held-out estimate so far, and what it scored."""
+        self.guard()  # the estimate took seconds
+        folder = os.path.join(self.dir, "best")
+        save_weights(gan, folder, [gan.generator])
+        record = {"arch": gan.arch, "latent_dim": gan.latent_dim, "iteration": iteration,
+                  "heldout_ll": ll, "se": se, "sigma": sigma, "run_id": self.settings.get("run_id")}
+        atomic_write(os.path.join(folder, "best.json"), lambda tmp: write_text(tmp, json.dumps(record, indent=1)))
+        for name in BEST_FILES:
+            self.files[f"best/{name}"] = file_sha256(os.path.join(folder, name))
+
+    def save_checkpoint(self, gan, it, fixed_noise):
+        """The model's state, with the run's id and settings (a lost run.json is
+        rebuilt from them) and every file it wrote so far; after a stop request,
+        raises Stopped once it is written."""
+        if not self.history_file.closed:
+            flush(self.history_file, self.path(HISTORY))
+        record = {"collapsed_since": self.watch.since, "files": {**self.files, HISTORY: self.rows.hexdigest()}}
+        if self.history and self.history[0][0] == 1:
+            record["first_row"] = [float(v) for v in self.history[0][COLUMN["d_loss_real"]:COLUMN["seconds"]]]
+        if "run_id" in self.settings:
+            record.update(run_id=self.settings["run_id"], settings=self.settings)
+        write_checkpoint(gan, self.path(CHECKPOINT), it, time.perf_counter() - self.t0, fixed_noise, self.best,
+                         self.saved_at, **record)
+        self.saved_at = it
+        if "run_id" in self.settings and not self.settings["checkpointed"]:
+            self.settings["checkpointed"] = True  # from now on a lost checkpoint is not a fresh start
+            self.write_settings()
+        if self.stop_signal is not None:
+            raise Stopped(f"stopped by {signal.Signals(self.stop_signal).name}", it, it, 128 + self.stop_signal)
+
+    def finish(self, gan, epochs, fixed_noise):
+        """The final weights and the GIF, then the last checkpoint, which records them."""
+        self.guard()
+        save_weights(gan, self.dir)
+        make_gif(self.images, epochs, self.path("images/" + GIF))
+        for key in FINAL_WEIGHTS + ("images/" + GIF,):
+            if kind_of(self.path(key)) == "file":
+                self.files[key] = file_sha256(self.path(key))
+        at_end = self.restored is not None and self.restored.iteration == epochs
+        if not at_end or self.meta["files"] != {**self.files, HISTORY: self.rows.hexdigest()}:
+            self.save_checkpoint(gan, epochs, fixed_noise)  # else the checkpoint says it all already
+
+
+def options_given(args):
+    """The run's settings that the command line names (None: not given)."""
+    return {k: getattr(args, k) for k in FIXED + CHANGEABLE if getattr(args, k) is not None}
