@@ -16,15 +16,22 @@ defaults. Beside it, `--arch paper`: the authors' own MNIST model
 
 This file is the GAN, read top to bottom: the settings; Keras-GAN's GAN (its
 networks, one iteration, the training loop); the authors' model; Figure 1's
-1-D model; main. The tool it stands on is the package beside it,
-gan_2014_utils/: run_folder.py (every file a run writes, and its checkpoint),
-files.py (whole writes, locks, checked reading), pictures.py and history.py
-(the grids and the log), data.py, evaluation.py, the commands (train.py,
-commands.py) and process.py (errors, signals, TensorFlow's start-up).
-docs/keras3.md maps gan.py's lines to this file's.
+1-D model; main. docs/keras3.md maps gan.py's lines to this file's. The tool
+it stands on is the package beside it, gan_2014_utils/:
+    run_folder.py  every file a run writes (RunFolder), its settings, the checkpoint's format
+    files.py       whole (atomic) writes, locks, kinds of path, checked .npz reading
+    history.py     history.csv, losses.png, the collapse watch
+    pictures.py    the grids, mosaics and progress.gif
+    data.py        MNIST from Keras or a local .npz, checked; held-out digits
+    evaluation.py  Parzen windows, nearest digits, the classifier figures
+    generators.py  a trained generator from what --weights names
+    train.py       the training command; options.py: the parser and its kinds of value
+    commands.py    sample, evaluate, toy, and main's dispatch with its one-line errors
+    process.py     errors, signals, TensorFlow's start-up notices; startup.py: the first lines
 """
 from gan_2014_utils import startup
-if __name__ == "__main__": startup.protect()  # noqa: E701  a signal from here on leaves in one line
+if __name__ == "__main__":
+    startup.protect()  # from here on a closed stream gets /dev/null and a signal leaves in one line
 
 import math
 import os

@@ -2,7 +2,7 @@
 """Milliseconds per training iteration: the article's loop, ours, and the floor;
 then the same for the authors' model (--arch paper).
 
-    python benchmarks/bench_loop.py                      # ../shared/data/mnist-24k.npz
+    python benchmarks/bench_loop.py --data mnist.npz     # a local copy of Keras's mnist.npz
     python benchmarks/bench_loop.py --data mnist.npz --batch-sizes 32 --iterations 400
 
 (a) article: the article's GAN_2014.py loop as written: NumPy minibatches, generator.predict(), three
@@ -10,7 +10,9 @@ then the same for the authors' model (--arch paper).
            the two Keras 3 fixes it needs to train (trainable toggled around the
            steps, one Adam per model).
 (b) ours:  GAN.train_iteration, the very function `python gan_2014.py` calls each
-           iteration (imported, not copied).
+           iteration (imported, not copied): the three Keras train steps in one
+           compiled call; (t) the same with --train-on-batch, the article's three
+           train_on_batch calls as written.
 (c) floor: one XLA-compiled function doing the same three updates (discriminator on
            real, on fake, generator through the frozen discriminator).
 
@@ -42,9 +44,6 @@ from gan_2014_utils.data import load_mnist
 process.import_tensorflow_quietly()
 import tensorflow as tf  # noqa: E402
 import keras  # noqa: E402
-
-
-DEFAULT_DATA = os.path.join(os.path.dirname(HERE), "..", "shared", "data", "mnist-24k.npz")
 
 
 def article_loop(gan, x_train, batch_size):
@@ -195,7 +194,7 @@ def peak_rss_of_default_run(data, epochs):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", default=DEFAULT_DATA, help="MNIST .npz (default ../shared/data/mnist-24k.npz)")
+    p.add_argument("--data", required=True, help="a local MNIST .npz in Keras's layout")
     p.add_argument("--batch-sizes", type=int, nargs="+", default=[32, 128, 512])
     p.add_argument("--iterations", type=int, default=200, help="timed iterations per loop (default 200)")
     p.add_argument("--warmup", type=int, default=30)
@@ -213,22 +212,25 @@ def main():
     print(f"TensorFlow {tf.__version__}, Keras {keras.__version__}, device {device}, "
           f"data {args.data} ({len(x)} digits)")
     print(f"ms per iteration: median [min, max] over {args.iterations} iterations after {args.warmup} warm-up")
-    print(f"{'batch':>5}  {'(a) article loop':>22}  {'(b) gan_2014.py':>22}  {'(c) fused floor':>22}  {'b/c':>5}  {'a/b':>5}")
+    print(f"{'batch':>5}  {'(a) article loop':>22}  {'(t) --train-on-batch':>22}  {'(b) gan_2014.py':>22}  "
+          f"{'(c) fused floor':>22}  {'b/c':>5}  {'t/b':>5}  {'a/b':>5}")
     for bs in args.batch_sizes:
         keras.utils.set_random_seed(0)
         article_gan = gan_2014.GAN(seed=0, jit_compile="auto")  # Keras's default compile
         ours = gan_2014.GAN(seed=0)
+        literal = gan_2014.GAN(seed=0, train_on_batch=True)
         floor_gan = gan_2014.GAN(seed=0)
         floor = floor_step(floor_gan)
         t = time_interleaved({
             "a": lambda: article_loop(article_gan, x_np, bs),
+            "t": lambda: literal.train_iteration(x_tf, bs),
             "b": lambda: ours.train_iteration(x_tf, bs),
             "c": lambda: floor(x_tf, bs),
         }, args.iterations, args.warmup)
         med = {k: np.median(v) for k, v in t.items()}
         cell = lambda k: f"{med[k]:7.1f} [{t[k].min():5.1f}, {t[k].max():6.1f}]"
-        print(f"{bs:>5}  {cell('a'):>22}  {cell('b'):>22}  {cell('c'):>22}  "
-              f"{med['b'] / med['c']:5.2f}  {med['a'] / med['b']:5.2f}", flush=True)
+        print(f"{bs:>5}  {cell('a'):>22}  {cell('t'):>22}  {cell('b'):>22}  {cell('c'):>22}  "
+              f"{med['b'] / med['c']:5.2f}  {med['t'] / med['b']:5.2f}  {med['a'] / med['b']:5.2f}", flush=True)
     if args.paper_iterations:
         (x, _), _ = load_mnist(args.data)
         n, _ = gan_2014.PaperGAN.training_digits(len(x))

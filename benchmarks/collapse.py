@@ -6,10 +6,10 @@ docs/results.md#collapse used 5,000 updates on the full MNIST), one folder per
 seed, with the script as a user runs it:
 
     for s in 0 1 2 3 4 5 6 7 8 9 10 11; do
-      python gan_2014.py --arch paper --seed $s --data ../shared/data/mnist.npz --epochs 5000 \\
+      python gan_2014.py --arch paper --seed $s --data mnist.npz --epochs 5000 \\
           --run-dir sweep/seed$s/run --images sweep/seed$s/images
     done
-    python benchmarks/collapse.py sweep/seed*/run --data ../shared/data/mnist.npz
+    python benchmarks/collapse.py sweep/seed*/run --data mnist.npz
 
 For each run: where the collapse watch (run_history.CollapseWatch) fires on its
 history.csv, the lowest 500-iteration mean of D's loss after the first 1,000

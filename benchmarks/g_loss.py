@@ -9,7 +9,7 @@ before each of the first --early iterations, the norm of G's gradient of its
 own loss and the mean D(G(z)) on a fixed batch of 100 noise vectors; after
 --iterations, the held-out Parzen estimate (as `--eval-every` computes it).
 
-    python benchmarks/g_loss.py --data ../shared/data/mnist-24k.npz --out docs/g-loss.png
+    python benchmarks/g_loss.py --data mnist-24k.npz --out docs/g-loss.png
 
 Prints a CSV line per run and a summary table; writes the figure.
 """

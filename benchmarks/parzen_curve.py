@@ -3,7 +3,7 @@
 for each saved checkpoint of a run, with the run's held-out curve, drawn
 against the paper's 225 ± 2.
 
-    python benchmarks/parzen_curve.py --data ../shared/data/mnist.npz \
+    python benchmarks/parzen_curve.py --data mnist.npz \
         --history run/history.csv --out docs/parzen-paper.png SNAPSHOT_DIR ...
 
 Each SNAPSHOT_DIR holds a checkpoint.npz (or a generator.weights.h5), as

@@ -4,7 +4,7 @@ smoothing of the samples, their faint speckle, the number of samples, the
 choice of sigma. Sensitivity rows only: none of this is applied to a model's
 reported figure.
 
-    python benchmarks/parzen_sensitivity.py --data ../shared/data/mnist.npz WEIGHTS [WEIGHTS ...]
+    python benchmarks/parzen_sensitivity.py --data mnist.npz WEIGHTS [WEIGHTS ...]
 
 WEIGHTS is what `evaluate --weights` takes (a run folder, a best/ folder, a
 .weights.h5). For each, and for real training digits 0-9,999 as the

@@ -593,13 +593,11 @@ class RunFolder:
     def show_progress(self, it, row):
         if self.bar is None:
             # Made after this process's first iteration, which includes compiling:
-            # Keras's ETA leaves out only the bar's first step. It counts this
-            # process's iterations; the start line says where a resumed run began.
-            self.bar = keras.utils.Progbar(self.epochs - self.start, unit_name="iteration",
-                                           stateful_metrics=["D loss", "D acc", "G loss"])
+            # Keras's ETA leaves out only the bar's first step.
+            self.bar = progress_bar(self.epochs, self.start)
         # values as they are now (the last 100 iterations), not since iteration 1
         self.recent.add(*(row[COLUMN[name]] for name in ("d_loss", "d_acc", "g_loss")))
-        self.bar.update(it - self.start, list(zip(["D loss", "D acc", "G loss"], self.recent.mean())))
+        self.bar.update(it, list(zip(["D loss", "D acc", "G loss"], self.recent.mean())))
 
     def log_due(self, it, epochs, sample_interval):
         """gan.py's line every --log-every, by default with each grid; never under a progress bar."""
@@ -660,6 +658,15 @@ class RunFolder:
         at_end = self.restored is not None and self.restored.iteration == epochs
         if not at_end or self.meta["files"] != {**self.files, HISTORY: self.rows.hexdigest()}:
             self.save_checkpoint(gan, epochs, fixed_noise)  # else the checkpoint says it all already
+
+
+def progress_bar(epochs, start):
+    """Keras's progress bar over the run's iterations (a resumed run's from its
+    checkpoint's, 2296/30000), its rate and time left from this process's alone."""
+    class RunProgbar(keras.utils.Progbar):
+        def _estimate_step_duration(self, current, now):
+            return super()._estimate_step_duration(current - start, now)
+    return RunProgbar(epochs, unit_name="iteration", stateful_metrics=["D loss", "D acc", "G loss"])
 
 
 def options_given(args):

@@ -234,3 +234,34 @@ def test_a_second_ctrl_c_leaves_at_once_and_the_last_checkpoint_stays_whole(tmp_
     assert checkpoint_iteration(tmp_path) == 5
     gan_2014.main(["--resume", "--epochs", "8"])  # the run goes on from its checkpoint
     assert [int(r[0]) for r in history(tmp_path)] == list(range(1, 9))
+
+
+def test_a_resumed_runs_progress_bar_counts_the_runs_iterations(tmp_path):
+    """On a terminal, a run resumed at iteration 3 of 6 shows 4/6, 5/6, 6/6 (not
+    1/3): the run's iteration and total; its rate is this process's own."""
+    import pty
+    data = make_tiny_mnist(tmp_path / "tiny.npz")
+    first = run_script("--data", data, "--epochs", "3", "--batch-size", "16", "--seed", "1", cwd=tmp_path, env=NO_XLA)
+    assert first.returncode == 0, first.stderr
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen([sys.executable, SCRIPT, "--resume", "--epochs", "6"], cwd=tmp_path, stdin=follower,
+                            stdout=follower, stderr=follower, env=NO_XLA)
+    os.close(follower)
+    out = b""
+    try:
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # the child closed the terminal
+                break
+            if not chunk:
+                break
+            out += chunk
+    finally:
+        proc.wait(timeout=120)
+        os.close(leader)
+    text = out.decode(errors="replace")
+    import re
+    shown = re.findall(r"\b(\d+)/(\d+) ", re.sub(r"\x1b\[[0-9;]*m", "", text))  # without the bar's colours
+    assert proc.returncode == 0 and shown, text
+    assert shown[0] == ("4", "6") and ("6", "6") in shown and ("1", "3") not in shown, shown

@@ -76,7 +76,8 @@ def loop_steps(tmp_path_factory, iterations=3):
     before it. Recorded once; the tests only read the record."""
     tiny_data = make_tiny_mnist(tmp_path_factory.mktemp("loop") / "tiny.npz")
     (x, _), _ = load_mnist(tiny_data)
-    gan = gan_2014.GAN(seed=4, jit_compile=False)  # the losses' formulas do not depend on XLA
+    # the literal form, whose calls can be watched (test_iteration_forms.py: the default is the same)
+    gan = gan_2014.GAN(seed=4, jit_compile=False, train_on_batch=True)  # the formulas do not depend on XLA
     steps = []
 
     def spy(model, label, forward):

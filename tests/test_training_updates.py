@@ -20,7 +20,9 @@ def steps(tmp_path_factory):
     weights around each of its three train_on_batch calls."""
     path = make_tiny_mnist(tmp_path_factory.mktemp("d") / "tiny.npz")
     (x, _), _ = load_mnist(path)
-    gan = gan_2014.GAN(seed=3, jit_compile=False)  # which weights move does not depend on XLA
+    # the literal form, whose three calls can be watched; test_iteration_forms.py proves the
+    # default form makes the same updates. Which weights move does not depend on XLA.
+    gan = gan_2014.GAN(seed=3, jit_compile=False, train_on_batch=True)
     records = []
 
     # Only what an optimizer moves: BatchNorm's moving statistics change on any

@@ -107,7 +107,8 @@ def adam_first_moments(gan, model_name, variables):
 
 @pytest.mark.parametrize("g_loss", gan_2014.G_LOSSES)
 def test_keras_gan_steps_move_adams_moments_by_the_named_objectives_gradients(digits, g_loss):
-    gan = gan_2014.GAN(seed=6, jit_compile=False, g_loss=g_loss)
+    # the literal form, whose calls can be watched (test_iteration_forms.py: the default is the same)
+    gan = gan_2014.GAN(seed=6, jit_compile=False, g_loss=g_loss, train_on_batch=True)
     d_vars = [v for layer in gan.discriminator.layers for v in layer.variables]  # 3 Dense: all learned
     g_vars = gan.generator.trainable_variables
     d_moments = adam_first_moments(gan, "d_adam", d_vars)

@@ -1,0 +1,125 @@
+"""The default iteration (the three Keras train steps in one compiled call) is
+the article's three train_on_batch calls (--train-on-batch): from the same state
+both leave the same losses and variables; and what the faster step must keep
+(its noise; the authors' discriminator with dropout on the fakes)."""
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import gan_2014
+from gan_2014_utils.data import load_mnist
+
+# Equal to float32 rounding: each weight within 1/1000 of the learning rate (a
+# step moves a weight by about the learning rate; Adam's first step, about
+# lr x sign(gradient), turns the rounding of a near-zero gradient into up to
+# 1.7e-8); each optimizer slot within 1e-5 of its array's largest magnitude.
+# Measured: weights within 1.7e-8 (without XLA, at the start); with XLA, every
+# variable within 2.6e-7 of its array's largest magnitude. A dropped or
+# reordered step moves them by 1e-4 or more (the test fails; tried).
+WEIGHT_TOLERANCE = 1e-3 * gan_2014.LEARNING_RATE
+SLOT_TOLERANCE = 1e-5
+
+
+def snapshot(gan):
+    return {k: v.numpy().copy() for k, v in gan.state_variables().items()}
+
+
+def restore(gan, state):
+    for k, v in gan.state_variables().items():
+        v.assign(state[k])
+
+
+def one_of_each(gan, x):
+    """From one state: an iteration of each form; their results and the states they leave."""
+    start = snapshot(gan)
+    gan.train_on_batch = True
+    literal = gan.train_iteration(x, 32), snapshot(gan)
+    restore(gan, start)
+    gan.train_on_batch = False
+    compiled = gan.train_iteration(x, 32), snapshot(gan)
+    return start, literal, compiled
+
+
+@pytest.mark.parametrize("trained, d_steps", [(0, 1), (300, 1), (0, 2)])
+def test_one_compiled_iteration_is_the_three_train_on_batch_calls(tiny_data, trained, d_steps):
+    (x, _), _ = load_mnist(tiny_data)
+    x = tf.convert_to_tensor(gan_2014.GAN.from_pixels(x))
+    gan = gan_2014.GAN(seed=3, jit_compile=False, d_steps=d_steps)
+    for _ in range(trained):  # a state a few hundred iterations in, where the two forms could part
+        gan.train_iteration(x, 32)
+    start, (losses_a, state_a), (losses_b, state_b) = one_of_each(gan, x)
+    flat = lambda r: [*r[0], *r[1], r[2]]
+    np.testing.assert_allclose(flat(losses_b), flat(losses_a), rtol=1e-6)
+    moved = 0
+    for key, a in state_a.items():
+        b = state_b[key]
+        if a.dtype.kind != "f":  # the random stream, the optimizers' step counts: exactly
+            np.testing.assert_array_equal(b, a, err_msg=key)
+            continue
+        slot = "_adam/" in key
+        allowed = SLOT_TOLERANCE * float(np.abs(a).max()) if slot else WEIGHT_TOLERANCE
+        assert float(np.abs(a - b).max()) <= allowed, key
+        moved += not np.array_equal(a, start[key])
+    assert moved >= 20  # it trained: the comparison is of updates, not of two no-ops
+
+
+def test_the_default_step_draws_its_noise_from_a_standard_normal(tiny_data):
+    """z ~ N(0, 1) (gan.py's np.random.normal) in the compiled step: every draw it
+    makes is caught, and 2 x 4,096 x 100 of them have N(0, 1)'s moments and tails."""
+    (x, _), _ = load_mnist(tiny_data)
+    x = tf.convert_to_tensor(gan_2014.GAN.from_pixels(x))
+    gan = gan_2014.GAN(seed=0, jit_compile=False)
+    caught = [tf.Variable(tf.zeros((4096, 100))) for _ in range(2)]
+    draws, noise = [], gan.noise
+    def spy(n):
+        z = noise(n)
+        caught[len(draws) % 2].assign(z)  # (traced once or twice: the last trace is the one that runs)
+        draws.append(n)
+        return z
+    gan.noise = spy
+    gan.train_iteration(x, 4096)
+    assert draws and set(draws) == {4096} and len(draws) % 2 == 0  # the fakes' noise, the generator step's
+    z = np.concatenate([v.numpy().ravel() for v in caught])
+    assert abs(z.mean()) < 0.01 and abs(z.std() - 1) < 0.01
+    assert abs(np.mean(np.abs(z) < 1) - 0.6827) < 0.005 and abs(np.mean(np.abs(z) > 2) - 0.0455) < 0.003
+
+
+class CallSpy:
+    """A model that records the `training` flag of each call, and is otherwise the model."""
+
+    def __init__(self, model):
+        self.model, self.calls = model, []
+
+    def __call__(self, x, training=None):
+        self.calls.append(training)
+        return self.model(x, training=training)
+
+    def __getattr__(self, name):
+        return getattr(self.model, name)
+
+
+def test_the_authors_discriminator_sees_the_fake_half_with_dropout_on(tiny_data):
+    """mnist.yaml's AdversaryCost2 runs D with dropout on both halves, the real
+    digits and the samples; so do the generator's own layers (training mode)."""
+    (x, _), _ = load_mnist(tiny_data)
+    gan = gan_2014.PaperGAN(seed=0, jit_compile=False)
+    gan.discriminator, gan.generator = CallSpy(gan.discriminator), CallSpy(gan.generator)
+    gan.train_iteration(tf.convert_to_tensor(gan.from_pixels(x)), 100)
+    assert gan.discriminator.calls == [True, True]  # real, then fake: dropout on in both
+    assert gan.generator.calls == [True]
+
+
+def test_the_literal_form_is_a_setting_the_run_keeps_and_the_authors_model_refuses(tmp_path, tiny_data, capsys,
+                                                                                 monkeypatch):
+    import json
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as e:
+        gan_2014.main(["--arch", "paper", "--train-on-batch", "--data", tiny_data])
+    assert e.value.code == 2 and "drop --train-on-batch" in capsys.readouterr().err
+    monkeypatch.setattr(gan_2014, "JIT_COMPILE", False)
+    gan_2014.main(["--train-on-batch", "--data", tiny_data, "--epochs", "2", "--batch-size", "16"])
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["train_on_batch"] is True
+    gan_2014.main(["--resume", "--epochs", "3"])  # a resumed run's form is its own: no option needed
+    gan_2014.main(["--resume", "--epochs", "4", "--train-on-batch"])  # given again, it agrees with the run's
+    assert "resuming from iteration 3" in capsys.readouterr().out
+
