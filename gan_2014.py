@@ -137,11 +137,14 @@ class GAN:
                               jit_compile=jit_compile)
 
         # Build both optimizers now, so a checkpoint can restore their state
-        # before the first step.
+        # before the first step; and D's accuracy metric, so that the compiled
+        # iteration, which creates no variable, is traced once.
         self.discriminator.trainable = True
         self.discriminator.optimizer.build(self.discriminator.trainable_variables)
         self.combined.optimizer.build(self.generator.trainable_variables)
         self.discriminator.trainable = False
+        self.discriminator.compute_metrics(None, keras.ops.zeros((1, 1)), keras.ops.zeros((1, 1)))
+        self.discriminator.reset_metrics()
 
     def build_generator(self):
         """100 -> 256 -> 512 -> 1024 -> 784 (tanh), LeakyReLU 0.2 then BatchNorm 0.8."""

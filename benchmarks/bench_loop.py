@@ -232,27 +232,32 @@ def main():
         print(f"{bs:>5}  {cell('a'):>22}  {cell('t'):>22}  {cell('b'):>22}  {cell('c'):>22}  "
               f"{med['b'] / med['c']:5.2f}  {med['t'] / med['b']:5.2f}  {med['a'] / med['b']:5.2f}", flush=True)
     if args.paper_iterations:
-        (x, _), _ = load_mnist(args.data)
-        n, _ = gan_2014.PaperGAN.training_digits(len(x))
-        x_tf = tf.convert_to_tensor(gan_2014.PaperGAN.from_pixels(x[:n]))
-        means = x[:n].reshape(n, -1).mean(0) / 255.0
-        ours, floor_gan = (gan_2014.PaperGAN(seed=0, pixel_means=means) for _ in range(2))
-        ours.train_iteration(x_tf, 100)  # draws the first pass's order
-        floor_gan.shuffle(n, 100)
-        floor = paper_floor_step(floor_gan)
-        t = time_interleaved({"b": lambda: ours.train_iteration(x_tf, 100), "c": lambda: floor(x_tf, 100)},
-                             args.paper_iterations, args.warmup)
-        med = {k: np.median(v) for k, v in t.items()}
-        cell = lambda k: f"{med[k]:7.1f} [{t[k].min():5.1f}, {t[k].max():6.1f}]"
-        print(f"\n--arch paper, batch 100, {n} training digits: ms per update, median [min, max] "
-              f"over {args.paper_iterations} updates")
-        print(f"{'':5}  {'':22}  {'(b) gan_2014.py':>22}  {'(c) plain-TF floor':>22}  {'b/c':>5}")
-        print(f"{100:>5}  {'':22}  {cell('b'):>22}  {cell('c'):>22}  {med['b'] / med['c']:5.2f}", flush=True)
+        time_paper(args)
     if args.memory_epochs:
         peak, wall = peak_rss_of_default_run(args.data, args.memory_epochs)
         print(f"peak resident memory of `python gan_2014.py --data {os.path.basename(args.data)} "
               f"--epochs {args.memory_epochs}` (other options default): {peak:.0f} MB "
               f"(wall {wall:.0f} s)")
+
+
+def time_paper(args):
+    """The --arch paper rows: PaperGAN.train_iteration against its plain-TensorFlow floor."""
+    (x, _), _ = load_mnist(args.data)
+    n, _ = gan_2014.PaperGAN.training_digits(len(x))
+    x_tf = tf.convert_to_tensor(gan_2014.PaperGAN.from_pixels(x[:n]))
+    means = x[:n].reshape(n, -1).mean(0) / 255.0
+    ours, floor_gan = (gan_2014.PaperGAN(seed=0, pixel_means=means) for _ in range(2))
+    ours.train_iteration(x_tf, 100)  # draws the first pass's order
+    floor_gan.shuffle(n, 100)
+    floor = paper_floor_step(floor_gan)
+    t = time_interleaved({"b": lambda: ours.train_iteration(x_tf, 100), "c": lambda: floor(x_tf, 100)},
+                         args.paper_iterations, args.warmup)
+    med = {k: np.median(v) for k, v in t.items()}
+    cell = lambda k: f"{med[k]:7.1f} [{t[k].min():5.1f}, {t[k].max():6.1f}]"
+    print(f"\n--arch paper, batch 100, {n} training digits: ms per update, median [min, max] "
+          f"over {args.paper_iterations} updates")
+    print(f"{'':5}  {'':22}  {'(b) gan_2014.py':>22}  {'(c) plain-TF floor':>22}  {'b/c':>5}")
+    print(f"{100:>5}  {'':22}  {cell('b'):>22}  {cell('c'):>22}  {med['b'] / med['c']:5.2f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ import os
 import signal
 import sys
 import time
+import zipfile
 
 import numpy as np
 
@@ -15,10 +16,10 @@ from gan_2014_utils.evaluation import (classifier_figures, generate, load_or_tra
 from gan_2014_utils.files import TF_BASE, atomic_write, check_writable_dir, kind_of, require_memory
 from gan_2014_utils.options import Parser, add_generator_option, at_least, path_value, positive_int, random_seed, \
     seed_value
-from gan_2014_utils.pictures import mosaic, pyplot, save_grid
+from gan_2014_utils.pictures import OWNER, mosaic, pyplot, save_grid
 from gan_2014_utils.process import (CheckpointError, FolderGone, FolderInUse, QuietStream, Stopped, UsageError,
                                     WriteError, crash_log, lazy, leave_at_once, one_line)
-from gan_2014_utils.run_folder import CHECKPOINT, last_checkpoint_note
+from gan_2014_utils.run_folder import CHECKPOINT, read_checkpoint
 from gan_2014_utils.generators import describe_generator, load_generator
 
 keras, tf = lazy("keras"), lazy("tensorflow")
@@ -68,10 +69,43 @@ def check_sample_args(args):
         raise UsageError(f"--out {args.out}: not a regular file (a pipe, a device or a broken link); "
                          "give another file name")
     check_writable_dir(os.path.dirname(os.path.abspath(args.out)), "--out")  # made only to write into it
+    check_out(args.out, (args.weights, args.data), ("images", "nearest", "nearest_index", "distance", "z"))
     count = args.n * (args.interpolate or 1)
     per_digit = 784 * 4 * 3 + (30 * 30 * 9 * 6 if ext in (".png", ".gif") else 0) + 1200 * 4 * 2
     require_memory(f"--n {args.n}", TF_BASE + count * per_digit * (2 if args.nearest else 1), "pass a smaller --n")
     return ext
+
+
+SIGNATURES = {".png": b"\x89PNG\r\n\x1a\n", ".gif": b"GIF8", ".npy": b"\x93NUMPY"}
+RUN_MARKS = ("run.json", CHECKPOINT, OWNER, "best.json")  # a folder holding one of these is a run's
+
+
+def check_out(out, inputs, npz_members):
+    """--out replaces only a file of the kind this command writes: never one of
+    its inputs, a file in a run's folders, or another kind of file (an .npz of
+    other arrays, a file that is not what its name says)."""
+    folder = os.path.dirname(os.path.abspath(out))
+    marks = [m for m in RUN_MARKS if os.path.lexists(os.path.join(folder, m))]
+    if marks:
+        raise UsageError(f"--out {out}: its folder holds a run's files ({marks[0]}); give a name in another folder")
+    for given in (p for p in inputs if p is not None and kind_of(out) != "missing" and os.path.exists(p)):
+        if os.path.samefile(given, out) or (os.path.isdir(given) and os.path.samefile(given, folder)):
+            raise UsageError(f"--out {out}: it is this command's input ({given}); give another file name")
+    if kind_of(out) != "file":
+        return
+    ext = os.path.splitext(out)[1].lower()
+    if ext == ".npz":
+        try:
+            with zipfile.ZipFile(out) as zf:
+                ours = set(zf.namelist()) <= {f"{m}.npy" for m in npz_members}
+        except (OSError, ValueError, zipfile.BadZipFile):
+            ours = False
+    else:
+        with open(out, "rb") as f:
+            ours = f.read(len(SIGNATURES[ext])) == SIGNATURES[ext]
+    if not ours:
+        raise UsageError(f"--out {out}: an existing file that this command did not write (not the {ext[1:]} "
+                         "it writes); give another file name, or move that file away")
 
 
 def interpolated(gan, n, k, seed):
@@ -229,8 +263,9 @@ def toy_figures(x, p_data, p_g, d, d_star):
 
 def plot_toy(path, x, moments, p_data, p_g, d, d_star):
     plt = pyplot()
-    fig, axes = plt.subplots(1, 4, figsize=(14, 3.2), sharey=True)
-    for k, ax in enumerate(axes):
+    # a panel per moment: four, or fewer when a short run's moments fall on the same iteration
+    fig, axes = plt.subplots(1, len(moments), figsize=(3.5 * len(moments), 3.2), sharey=True, squeeze=False)
+    for k, ax in enumerate(axes[0]):
         ax.plot(x, p_data[k] / p_data[k].max(), "k:", lw=2, label="p_data (scaled)")
         ax.plot(x, p_g[k] / max(p_g[k].max(), 1e-12), color="tab:green", label="p_g (scaled)")
         ax.plot(x, d[k], "--", color="tab:blue", label="D(x)")
@@ -242,7 +277,7 @@ def plot_toy(path, x, moments, p_data, p_g, d, d_star):
                      fontsize=9)
         ax.set_xlabel("x")
         ax.set_ylim(-0.05, 1.1)
-    axes[0].legend(loc="upper left", fontsize=7)
+    axes[0][0].legend(loc="upper left", fontsize=7)
     fig.tight_layout()
     atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100))
     plt.close(fig)
@@ -266,6 +301,8 @@ def toy_main(argv, context, toy, jit_compile):
         if kind_of(path) not in ("missing", "file"):
             raise UsageError(f"--out {args.out}: {path} is not a regular file; give another name")
     check_writable_dir(os.path.dirname(os.path.abspath(args.out)), "--out")
+    for path in (args.out, npz):
+        check_out(path, (), ("x", "iterations", "p_data", "p_g", "d", "d_star"))
     keras.utils.set_random_seed(args.seed)
     gan = toy(seed=args.seed, jit_compile=jit_compile)
     data = np.random.default_rng(args.seed).normal(toy.data_mean, toy.data_std, (20000, 1))
@@ -293,6 +330,18 @@ def toy_main(argv, context, toy, jit_compile):
 # main: the dispatch, and each way a command can end as one line
 
 COMMANDS = ("train", "sample", "evaluate", "toy")
+
+
+def last_checkpoint_note(run_dir):
+    """'the last checkpoint, iteration N, is in run/checkpoint.npz' when there is one."""
+    if run_dir is None:
+        return ""
+    path = os.path.join(run_dir, CHECKPOINT)
+    try:
+        iteration = read_checkpoint(path, meta_only=True)[0]["iteration"]
+    except CheckpointError:
+        return f"; {path} is not a whole checkpoint" if os.path.exists(path) else "; no checkpoint was written yet"
+    return f"; the last checkpoint, iteration {iteration}, is whole in {path}"
 
 
 def how_it_ended(e, run_dir):

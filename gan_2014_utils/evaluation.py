@@ -156,6 +156,9 @@ def load_or_train_classifier(x_train, y_train, x_test, y_test, cache_dir, epochs
     if os.path.exists(path):
         try:
             model = keras.saving.load_model(path)
+            model.get_layer("features")  # the classifier's: another model under its name is not trusted
+            if model.name != "mnist_classifier" or tuple(model.output_shape) != (None, 10):
+                model = None
         except Exception:
             model = None  # a damaged cache entry is retrained, not trusted
         if model is not None:

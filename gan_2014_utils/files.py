@@ -1,6 +1,7 @@
 """Files written so that a crash, a kill or a full disk never leaves half a file
 under the final name; locks, so that two runs never share a folder; what kind
 of thing a path is; .npz archives read with every header checked first."""
+import errno
 import fcntl
 import hashlib
 import math
@@ -128,15 +129,24 @@ def check_writable_dir(path, option, fix=None, make=False):
 def lock_folder(folder, fix="move it away and try again"):
     """Hold `folder` for this process: an exclusive lock on folder/.lock, which the
     kernel releases when the process ends, however it ends, so a lock left by a
-    dead process never blocks anyone. Returns what unlock_folder needs."""
+    dead process never blocks anyone. The lock file is opened without following
+    a link, and refused if it has another name (a hard link): its pid is never
+    written into another file. Returns what unlock_folder needs."""
     path = os.path.join(folder, ".lock")
+    not_a_file = f"{path}: not a file of its own (a link, a folder or a device), where the run keeps its lock file; {fix}"
     while True:
-        if kind_of(path) not in ("missing", "file"):
-            raise UsageError(f"{path}: not a file, where the run keeps its lock file; {fix}")
+        if os.path.islink(path) or kind_of(path) not in ("missing", "file"):
+            raise UsageError(not_a_file)
+        made = not os.path.lexists(path)
         try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
         except OSError as e:
+            if e.errno == errno.ELOOP:  # a link put there since the check
+                raise UsageError(not_a_file) from None
             raise UsageError(f"{folder}: cannot write there ({e.strerror or e}); choose another folder") from None
+        if os.fstat(fd).st_nlink != 1:  # a hard link: the same file under another name
+            os.close(fd)
+            raise UsageError(not_a_file)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -149,8 +159,14 @@ def lock_folder(folder, fix="move it away and try again"):
         except FileNotFoundError:
             pass
         os.close(fd)
-    os.ftruncate(fd, 0)
-    os.write(fd, str(os.getpid()).encode())
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+    except OSError as e:  # a full disk: nothing new is left in the folder
+        if made:
+            os.remove(path)
+        os.close(fd)
+        raise WriteError(path, e.strerror or str(e)) from None
     return path, fd
 
 
@@ -246,6 +262,10 @@ def read_npz(path, only=None):
     arrays = {}
     try:
         with zipfile.ZipFile(path) as zf:
+            names = [i.filename for i in zf.infolist()]
+            twice = sorted({n for n in names if names.count(n) > 1})
+            if twice:  # which of the two a reader takes is up to the reader: refuse both
+                raise BadFile(f"member {twice[0]!r} is there twice; the archive is damaged or was edited")
             check_sizes_declared(zf, only)
             for info in zf.infolist():
                 check_member(zf, info)

@@ -6,6 +6,8 @@ import os
 import tempfile
 import zipfile
 
+import numpy as np
+
 from gan_2014_utils.files import file_sha256, h5_layout, kind_of
 from gan_2014_utils.history import collapse_note
 from gan_2014_utils.process import CheckpointError, UsageError, say
@@ -118,7 +120,17 @@ def load_generator(found, archs):
             load_checkpoint(gan, found.path)
         except CheckpointError as e:
             raise UsageError(f"--weights {found.path}: not usable ({e})") from None
-        return gan
+    else:
+        load_weights_file(gan, found)
+    broken = next((v.path for v in gan.generator.weights if not np.isfinite(v.numpy()).all()), None)
+    if broken is not None:
+        raise UsageError(f"--weights {found.path}: its generator's {broken} is not finite (its training diverged); "
+                         "pass an earlier checkpoint or its run's best/")
+    return gan
+
+
+def load_weights_file(gan, found):
+    """The generator's weights from a .weights.h5 file, every array checked against the model's."""
     with tempfile.TemporaryDirectory(prefix="gan_2014-") as tmp:
         reference = os.path.join(tmp, "reference.weights.h5")
         gan.generator.save_weights(reference)
@@ -133,4 +145,3 @@ def load_generator(found, archs):
         link = os.path.join(tmp, "generator.weights.h5")
         os.symlink(os.path.abspath(found.path), link)
         gan.generator.load_weights(link)
-    return gan

@@ -10,7 +10,9 @@ import numpy as np
 
 from gan_2014_utils.files import atomic_write
 from gan_2014_utils.pictures import pyplot
-from gan_2014_utils.process import WriteError
+from gan_2014_utils.process import WriteError, lazy
+
+keras = lazy("keras")
 
 HISTORY = "history.csv"
 HISTORY_FIELDS = ["iteration", "d_loss_real", "d_loss_fake", "d_loss", "d_acc", "g_loss", "seconds",
@@ -125,6 +127,15 @@ def plot_history(history, path):
     fig.subplots_adjust(left=0.1, right=0.97, bottom=0.5 / (3 * panels), top=1 - 0.15 / (3 * panels), hspace=0.12)
     atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100))
     plt.close(fig)
+
+
+def progress_bar(epochs, start):
+    """Keras's progress bar over the run's iterations (a resumed run's from its
+    checkpoint's, 2296/30000), its rate and time left from this process's alone."""
+    class RunProgbar(keras.utils.Progbar):
+        def _estimate_step_duration(self, current, now):
+            return super()._estimate_step_duration(current - start, now)
+    return RunProgbar(epochs, unit_name="iteration", stateful_metrics=["D loss", "D acc", "G loss"])
 
 
 class RecentMean:

@@ -70,3 +70,13 @@ def add_generator_option(p):
     p.add_argument("--weights", required=True, metavar="PATH", type=path_value, help=(
         "a run folder (its last checkpoint, so an interrupted run works too), a best/ folder, "
         "or a generator.weights.h5 file; the architecture and latent size are read from it"))
+
+
+def flag(key):
+    """A setting's option: batch_size -> --batch-size."""
+    return "--" + key.replace("_", "-")
+
+
+def options_given(args, keys):
+    """The settings among `keys` that the command line names (None: not given)."""
+    return {k: getattr(args, k) for k in keys if getattr(args, k) is not None}

@@ -66,13 +66,11 @@ def grid_owner(folder):
         return None
 
 
-def make_gif(folder, last, path):
-    """progress.gif: every grid of the run, in order, the last one held longer."""
+def make_gif(folder, names, path):
+    """progress.gif: the grids `names` in folder, in order of iteration, the last one held longer."""
     from PIL import Image
     frames = []
-    for n in sorted(int(name[:-4]) for name in os.listdir(folder) if is_grid_name(name)):
-        if n > last:
-            continue
+    for n in sorted(int(name[:-4]) for name in names if is_grid_name(name)):
         try:
             with Image.open(os.path.join(folder, f"{n}.png")) as img:
                 w, h = img.width // GRID_SCALE, img.height // GRID_SCALE

@@ -8,6 +8,7 @@ import csv
 import json
 import math
 import os
+import shutil
 import signal
 import time
 
@@ -16,10 +17,12 @@ import numpy as np
 from gan_2014_utils.data import data_digest
 from gan_2014_utils.files import (WRITE_GUARDS, atomic_write, check_writable_dir, file_sha256, kind_of, lock_folder,
                                   read_npz, BadFile, remove_temporaries, still_locked, write_text)
-from gan_2014_utils.history import (COLUMN, HISTORY, CollapseWatch, RecentMean, flush, plot_history, read_history,
-                                    row_text, rows_digest, write_history, write_row)
+from gan_2014_utils.history import (COLUMN, HISTORY, CollapseWatch, RecentMean, flush, plot_history, progress_bar,
+                                    read_history, row_text, rows_digest, write_history, write_row)
+from gan_2014_utils.options import flag, options_given
 from gan_2014_utils.pictures import GIF, OWNER, grid_files, grid_owner, is_grid_name, make_gif
-from gan_2014_utils.process import CheckpointError, FolderGone, Interrupted, Stopped, UsageError, lazy
+from gan_2014_utils.process import (CheckpointError, FolderGone, FolderInUse, Interrupted, Stopped, UsageError, lazy,
+                                    one_line)
 
 keras = lazy("keras")
 
@@ -37,8 +40,10 @@ IDENTITY = ("run_id", "arch", "latent_dim", "batch_size", "seed", "g_loss", "d_s
 OTHER_RUN = "start a new run with --overwrite (deletes this one) or another --run-dir"
 
 
-def flag(key):
-    return "--" + key.replace("_", "-")
+def under(run_dir, path):
+    """A path the run keeps, relative to its run folder (so that a moved or copied
+    run finds its own files), as a path from here; an absolute one as it is."""
+    return os.path.normpath(os.path.join(run_dir, path))
 
 
 # -----------------------------------------------------------------------------
@@ -171,18 +176,6 @@ def save_weights(gan, folder, models=None):
         atomic_write(os.path.join(folder, f"{model.name}.weights.h5"), model.save_weights)
 
 
-def last_checkpoint_note(run_dir):
-    """'the last checkpoint, iteration N, is in run/checkpoint.npz' when there is one."""
-    if run_dir is None:
-        return ""
-    path = os.path.join(run_dir, CHECKPOINT)
-    try:
-        iteration = read_checkpoint(path, meta_only=True)[0]["iteration"]
-    except CheckpointError:
-        return f"; {path} is not a whole checkpoint" if os.path.exists(path) else "; no checkpoint was written yet"
-    return f"; the last checkpoint, iteration {iteration}, is whole in {path}"
-
-
 # -----------------------------------------------------------------------------
 # The run folder
 
@@ -213,6 +206,7 @@ class RunFolder:
         self.files = {}                        # every file this run wrote: its key -> sha256
         self.history, self.rows, self.best = [], None, None
         self.stop_signal, self.bar, self.saved_at = None, None, 0
+        self.images_lost = False
 
     def path(self, key):
         """A file's key (as the checkpoint records it) -> its path: 'images/...' is in the grid folder."""
@@ -231,13 +225,17 @@ class RunFolder:
         locks = context["locks"] = []
         fix = "move it away and --resume again" if args.resume else "move it away and try again"
         if args.resume:
-            locks.append(lock_folder(args.run_dir, fix))  # before reading the run: nobody else writes it now
+            try:  # before reading the run: nobody else writes it now
+                locks.append(lock_folder(args.run_dir, fix))
+            except FolderInUse as e:  # another --run-dir or --images would be another run, not this one
+                raise UsageError(f"{e}; wait for it to finish, then --resume again") from None
             settings = cls.read_settings(args.run_dir, choices or {})
             settings.update(cls.given_settings(args, settings, args.run_dir))
         elif not args.overwrite:
             cls.refuse_other_run(args.run_dir)
-        run = cls(args.run_dir, settings["images"], settings, choices=choices)
+        run = cls(args.run_dir, under(args.run_dir, settings["images"]), settings, choices=choices)
         run.locks, run.resume, run.overwrite, run.fix = locks, args.resume, args.overwrite, fix
+        run.images_lost = args.resume and not os.path.isdir(run.images)  # said when training begins
         if args.resume:
             run.check_output_paths()
             run.check_resumable()
@@ -286,16 +284,19 @@ class RunFolder:
     def given_settings(args, settings, run_dir):
         """What a resumed run takes from the command line: an option given again
         must agree with the run's, except those a resumed run may change."""
-        given = options_given(args)
+        given, changed = options_given(args, FIXED + CHANGEABLE), {}
         for key, value in given.items():
             recorded = settings[key]
             if key == "images":
-                value, recorded = os.path.abspath(value), os.path.abspath(recorded)
+                value, recorded = os.path.abspath(value), os.path.abspath(under(run_dir, recorded))
+                if value != recorded and grid_owner(value) == settings["run_id"]:  # the run's grids, moved
+                    changed["images"] = os.path.relpath(value, os.path.abspath(run_dir))
+                    continue
             if key in FIXED and value != recorded:
                 raise UsageError(f"{flag(key)} {value} conflicts with the run's {recorded} "
                                  f"(from {os.path.join(run_dir, SETTINGS)}); drop {flag(key)} "
                                  "to keep the run's, or start a new run")
-        return {k: v for k, v in given.items() if k in CHANGEABLE}
+        return {**{k: v for k, v in given.items() if k in CHANGEABLE}, **changed}
 
     def check_output_paths(self):
         """Every path the run writes is absent or of the right kind (a file where a
@@ -328,14 +329,13 @@ class RunFolder:
                 reached = f" (its history reaches iteration {last[-1][0]})" if last else ""
                 raise UsageError(f"--resume: {checkpoint} is missing, but this run had written one{reached}; put "
                                  f"it back, or {OTHER_RUN}")
-            return self.check_best_owner()
+            return None
         try:
             meta, _ = read_checkpoint(checkpoint, meta_only=True)
         except CheckpointError as e:
             raise UsageError(f"{checkpoint}: {e}; put back a whole copy of it, or {OTHER_RUN}") from None
         self.check_identity(checkpoint, meta)
         self.check_history(meta)
-        self.check_best_owner()
         self.check_files(meta)
         self.meta, start = meta, meta["iteration"]
         if start > settings["epochs"] or (start == settings["epochs"] and self.finished(meta)):
@@ -371,45 +371,30 @@ class RunFolder:
         recorded = meta["files"].get(HISTORY)
         if recorded and kind_of(path) == "file" and rows_digest(rows).hexdigest() != recorded:
             last = rows[-1][0] if rows else 0
-            why = (f"it ends at iteration {last}, older than the checkpoint's {start}" if last < start
+            why = ("none of its lines is a row of this program's history (other columns, or damaged)" if not last
+                   else f"it ends at iteration {last}, older than the checkpoint's {start}" if last < start
                    else "its rows are not those the checkpoint recorded")
             raise UsageError(f"{path} is not this run's history ({why}); " + fix)
 
-    def check_best_owner(self):
-        """best.json names its run: another run's best generator is refused."""
-        try:
-            with open(os.path.join(self.dir, "best", "best.json")) as f:
-                owner = json.loads(f.read(100000)).get("run_id")
-        except (OSError, ValueError, AttributeError):
-            owner = None
-        if owner not in (None, self.settings["run_id"]):
-            raise UsageError(f"{os.path.join(self.dir, 'best')}/ holds another run's best generator; move it "
-                             "away and --resume again")
-
-    def present_files(self, upto):
-        """The keys of the files of the run's kinds in its folders, grids up to iteration `upto`."""
-        keys = [k for k in FINAL_WEIGHTS + tuple("best/" + n for n in BEST_FILES) if kind_of(self.path(k)) == "file"]
-        if os.path.isdir(self.images):
-            keys += [f"images/{n}" for n in sorted(os.listdir(self.images), key=lambda n: (len(n), n))
-                     if is_grid_name(n) and int(n[:-4]) <= upto]
-        return keys
-
     def check_files(self, meta):
-        """Each file of the run's kinds must be the one the checkpoint recorded."""
+        """Each grid up to the checkpoint's iteration must be the one it recorded: the
+        run does not write those again. (What it does write again is set aside in
+        `rebuild` when it is not as recorded.)"""
         self.claim_images(check_only=True)  # a grid folder marked as another run's: named as such
-        after = {"best": "the run's best is then chosen again from its next estimates",
-                 "images": "the run goes on without it", "": "the run writes its own at its end"}
-        for key in self.present_files(meta["iteration"]):
-            if file_sha256(self.path(key)) != meta["files"].get(key):
-                kind = key.split("/")[0] if "/" in key else ""
-                path = os.path.join(self.dir, "best") + "/" if kind == "best" else self.path(key)
+        if not os.path.isdir(self.images):
+            return
+        for name in sorted(os.listdir(self.images), key=lambda n: (len(n), n)):
+            key = f"images/{name}"
+            if is_grid_name(name) and int(name[:-4]) <= meta["iteration"] and \
+                    file_sha256(self.path(key)) != meta["files"].get(key):
                 raise UsageError(f"{self.path(key)} is not this run's (not the file its checkpoint recorded: "
-                                 f"another run's, or an older copy); move {path} away and --resume again "
-                                 f"({after[kind]})")
+                                 f"another run's, or an older copy); move {self.path(key)} away and --resume "
+                                 "again (the run goes on without it)")
 
     def finished(self, meta):
         """Whether the final weights are there and are the run's (recorded by its last checkpoint)."""
-        return all(w in meta["files"] and kind_of(self.path(w)) == "file" for w in FINAL_WEIGHTS)
+        return all(kind_of(self.path(w)) == "file" and file_sha256(self.path(w)) == meta["files"].get(w)
+                   for w in FINAL_WEIGHTS)
 
     def check_data(self, mnist, data_arg):
         """A resumed run must see the digits it started with (by their sha256, wherever the file is now)."""
@@ -419,19 +404,22 @@ class RunFolder:
                              f"{digest}) are not the run's (sha256 {self.settings['data_sha256']}, "
                              f"{self.settings['data'] or 'downloaded'}); pass the run's data file")
         self.settings["data_sha256"] = digest
-        if data_arg is not None:
-            self.settings["data"] = os.path.abspath(data_arg)  # where the run's digits are now
+        if data_arg is not None:  # where the run's digits are now, from its folder
+            self.settings["data"] = os.path.relpath(os.path.abspath(data_arg), os.path.abspath(self.dir))
 
     def data_path(self, data_arg):
-        return data_arg if data_arg is not None else self.settings.get("data")
+        """--data, else the data file the run recorded (found from its folder), else None (the download)."""
+        if data_arg is not None or self.settings.get("data") is None:
+            return data_arg
+        return under(self.dir, self.settings["data"])
 
     def check_writes(self):
         """The folders can be written and hold nothing of the wrong kind or of
         another run; then a new run's folders are made and locked."""
+        self.check_output_paths()  # a wrong kind of file where one goes, named first
         self.claim_images(check_only=True)
         for folder, option in ((self.dir, "--run-dir"), (self.images, "--images")):
             check_writable_dir(folder, option, self.fix if self.resume else None)
-        self.check_output_paths()  # before --overwrite removes anything
         if not self.resume:
             check_writable_dir(self.dir, "--run-dir", make=True)
             self.locks.append(lock_folder(self.dir, self.fix))
@@ -439,7 +427,12 @@ class RunFolder:
                 self.refuse_other_run(self.dir)  # again, under the lock: another start may have come in between
         check_writable_dir(self.images, "--images", make=True)
         if os.path.realpath(self.images) != os.path.realpath(self.dir):
-            self.locks.append(lock_folder(self.images, self.fix))
+            try:
+                self.locks.append(lock_folder(self.images, self.fix))
+            except FolderInUse as e:
+                if not self.resume:
+                    raise
+                raise UsageError(f"{e}; wait for it to finish, then --resume again") from None
 
     def claim_images(self, check_only=False):
         """The grid folder is the run's: another run's grids there (by its mark) are
@@ -451,10 +444,13 @@ class RunFolder:
             return
         owner = grid_owner(images)
         theirs = grid_files(images) if owner != run_id and not (self.resume and owner is None) else []
-        if theirs and (self.resume or not self.overwrite):
+        if theirs and (self.resume or not self.overwrite or owner is None):
+            # --overwrite removes only what a run's mark says is a run's
             fix = "move them away and --resume again" if self.resume else \
+                "move them away or pass another --images" if owner is None else \
                 "pass --overwrite to replace them or another --images"
-            raise UsageError(f"--images {images}: holds another run's grids ({len(theirs)} files such as "
+            whose = "another run's grids" if owner is not None or self.resume else "files named as a run's grids"
+            raise UsageError(f"--images {images}: holds {whose} ({len(theirs)} files such as "
                              f"{sorted(theirs)[0]}); {fix}")
         if check_only:
             return
@@ -497,6 +493,10 @@ class RunFolder:
         """Make the folders the run's: --overwrite's removals, run.json, the grid
         folder's mark, the checkpoint's state, the history up to it, what a
         resumed run rebuilds; a new run's fixed noise and its grid 0."""
+        if self.images_lost:
+            print(one_line(f"gan_2014: the run's grid folder {self.images}/ is missing; made again, it holds "
+                           f"the grids from iteration {self.restored.iteration if self.restored else 0} on"),
+                  flush=True)
         for folder in (self.dir, self.images):
             os.makedirs(folder, exist_ok=True)
         if self.overwrite:
@@ -528,19 +528,34 @@ class RunFolder:
         return start, fixed_noise
 
     def rebuild(self, start):
-        """What a resumed run rebuilds: grids past its checkpoint (the loop writes
-        them again), a GIF that is not the run's (written again at the end), the
-        plot; best/ that was moved away is chosen again."""
-        for name in grid_files(self.images):
-            key = f"images/{name}"
-            if (name == GIF and self.files.get(key) != file_sha256(self.path(key))) or (
-                    name != GIF and int(name[:-4]) > start):
-                os.remove(self.path(key))
-                self.files.pop(key, None)
+        """What a resumed run writes again itself, it rewrites rather than refuses:
+        grids past the checkpoint, the GIF, the final weights and best/ (chosen
+        again from the next estimates) that the checkpoint did not record as they
+        are now are set aside (never deleted), in one line; the plot is redrawn."""
+        keys = [f"images/{n}" for n in grid_files(self.images) if n == GIF or int(n[:-4]) > start]
+        keys += [k for k in FINAL_WEIGHTS + tuple(f"best/{n}" for n in BEST_FILES) if kind_of(self.path(k)) == "file"]
+        aside = [k for k in keys if self.files.get(k) != file_sha256(self.path(k))]
+        if any(k.startswith("best/") for k in aside):  # best/ goes whole: a generator and its score
+            aside += [k for k in keys if k.startswith("best/") and k not in aside]
+        if aside:
+            self.set_aside(aside, start)
         if not all(f"best/{n}" in self.files for n in BEST_FILES):
             self.best = None
         if self.history:
             plot_history(self.history, self.path("losses.png"))
+
+    def set_aside(self, keys, start):
+        """Move files out of the run's way into run_dir/set-aside/TIME/, saying where."""
+        folder = os.path.join(self.dir, "set-aside", time.strftime("%Y%m%d-%H%M%S"))
+        while os.path.lexists(folder):
+            folder += "+"
+        for key in keys:
+            os.makedirs(os.path.dirname(os.path.join(folder, key)), exist_ok=True)
+            shutil.move(self.path(key), os.path.join(folder, key))  # the grid folder may be on another disk
+            self.files.pop(key, None)
+        shown = ", ".join(self.path(k) for k in keys[:3]) + (", ..." if len(keys) > 3 else "")
+        print(one_line(f"gan_2014: {len(keys)} file(s) that the checkpoint of iteration {start} did not record as "
+                       f"they are ({shown}) set aside in {folder}/; the run writes its own"), flush=True)
 
     def remove_old_run(self):
         """What --overwrite removes from a run folder before a new run: the old run's files."""
@@ -651,24 +666,12 @@ class RunFolder:
         """The final weights and the GIF, then the last checkpoint, which records them."""
         self.guard()
         save_weights(gan, self.dir)
-        make_gif(self.images, epochs, self.path("images/" + GIF))
+        grids = [k[7:] for k, digest in self.files.items() if k.startswith("images/") and k != "images/" + GIF
+                 and kind_of(self.path(k)) == "file" and file_sha256(self.path(k)) == digest]
+        make_gif(self.images, grids, self.path("images/" + GIF))  # the run's own grids: no file dropped in
         for key in FINAL_WEIGHTS + ("images/" + GIF,):
             if kind_of(self.path(key)) == "file":
                 self.files[key] = file_sha256(self.path(key))
         at_end = self.restored is not None and self.restored.iteration == epochs
         if not at_end or self.meta["files"] != {**self.files, HISTORY: self.rows.hexdigest()}:
             self.save_checkpoint(gan, epochs, fixed_noise)  # else the checkpoint says it all already
-
-
-def progress_bar(epochs, start):
-    """Keras's progress bar over the run's iterations (a resumed run's from its
-    checkpoint's, 2296/30000), its rate and time left from this process's alone."""
-    class RunProgbar(keras.utils.Progbar):
-        def _estimate_step_duration(self, current, now):
-            return super()._estimate_step_duration(current - start, now)
-    return RunProgbar(epochs, unit_name="iteration", stateful_metrics=["D loss", "D acc", "G loss"])
-
-
-def options_given(args):
-    """The run's settings that the command line names (None: not given)."""
-    return {k: getattr(args, k) for k in FIXED + CHANGEABLE if getattr(args, k) is not None}

@@ -9,27 +9,31 @@ from gan_2014_utils.data import load_mnist, monitor_digits
 from gan_2014_utils.evaluation import MONITOR_SAMPLES, heldout_monitor
 from gan_2014_utils.files import TF_BASE, file_problem, require_memory
 from gan_2014_utils.history import collapse_note
-from gan_2014_utils.options import USAGE, Parser, count_or_zero, path_value, positive_int, random_seed, seed_value
+from gan_2014_utils.options import (USAGE, Parser, count_or_zero, options_given, path_value, positive_int, random_seed,
+                                    seed_value)
 from gan_2014_utils.process import UsageError, lazy, say
-from gan_2014_utils.run_folder import CHECKPOINT, SETTINGS, RunFolder, options_given
+from gan_2014_utils.run_folder import CHANGEABLE, CHECKPOINT, FIXED, SETTINGS, RunFolder
 
 keras = lazy("keras")
 
 
+DESCRIPTION = (
+    "Train the 2014 GAN on MNIST with the defaults of the article's GAN_2014.py (Keras-GAN's "
+    "gan/gan.py, the script this one ports). An 'epoch' here is what gan.py calls one: a single "
+    "minibatch iteration (discriminator on a real batch, on a fake batch, then the generator), "
+    "not a pass over the data.")
+EPILOG = (
+    "other commands: `python gan_2014.py sample --help` (new digits from a trained "
+    "generator; the paper's Figures 2 and 3), `python gan_2014.py evaluate --help` (the "
+    "paper's Parzen-window figure and classifier figures) and `python gan_2014.py toy "
+    "--help` (the paper's Figure 1 from a 1-D run). With --resume, the run's own settings are read "
+    "from its run.json; only --epochs (to train further), the interval options and "
+    "--eval-every may differ.")
+
+
 def train_parser(d, archs):
     """`d`: gan_2014.py's defaults; `archs`: its models by --arch name."""
-    p = Parser(prog="gan_2014.py", description=(
-        "Train the 2014 GAN on MNIST with the defaults of the article's GAN_2014.py (Keras-GAN's "
-        "gan/gan.py, the script this one ports). An 'epoch' here is what gan.py calls one: a single "
-        "minibatch iteration (discriminator on a real batch, on a fake batch, then the generator), "
-        "not a pass over the data."),
-        usage=USAGE,
-        epilog=("other commands: `python gan_2014.py sample --help` (new digits from a trained "
-                "generator; the paper's Figures 2 and 3), `python gan_2014.py evaluate --help` (the "
-                "paper's Parzen-window figure and classifier figures) and `python gan_2014.py toy "
-                "--help` (the paper's Figure 1 from a 1-D run). With --resume, the run's own settings are read "
-                "from its run.json; only --epochs (to train further), the interval options and "
-                "--eval-every may differ."))
+    p = Parser(prog="gan_2014.py", description=DESCRIPTION, usage=USAGE, epilog=EPILOG)
     p.add_argument("--epochs", type=positive_int, help=(
         "minibatch iterations to train, gan.py's 'epochs' "
         f"(default {d['epochs']}; 30000 x 32 digits is about 16 passes over 60,000)"))
@@ -84,7 +88,7 @@ def train_parser(d, archs):
 
 def new_settings(args, d, archs):
     """A new run's settings: the options given, gan.py's defaults for the rest."""
-    given = options_given(args)
+    given = options_given(args, FIXED + CHANGEABLE)
     arch = given.get("arch", d["arch"])
     if not archs[arch].separate_d_steps and given.get("d_steps", 1) != 1:
         raise UsageError(f"--d-steps {given['d_steps']}: --arch {arch}'s update is the authors' joint step "
@@ -98,9 +102,11 @@ def new_settings(args, d, archs):
                     sample_interval=d["sample_interval"], log_every=None,
                     checkpoint_interval=d["checkpoint_interval"], eval_every=d["eval_every"], train_on_batch=False)
     settings.update(given)
-    settings["images"] = os.path.abspath(settings["images"])
+    # Paths from the run folder: a moved or copied run finds its own files.
+    settings["images"] = os.path.relpath(os.path.abspath(settings["images"]), os.path.abspath(args.run_dir))
     settings["run_id"] = uuid.uuid4().hex
-    settings["data"] = None if args.data is None else os.path.abspath(args.data)
+    settings["data"] = None if args.data is None else os.path.relpath(os.path.abspath(args.data),
+                                                                        os.path.abspath(args.run_dir))
     return settings
 
 
@@ -149,6 +155,9 @@ def open_run(argv, context, d, archs):
     mnist = None if args.resume else load_mnist(args.data)  # a new run's data is an input too
     run = RunFolder.open(args, context, settings, choices={"arch": archs, "g_loss": d["g_losses"]})
     data_path = run.data_path(args.data)
+    if args.data is None and data_path is not None and (problem := file_problem(data_path)):
+        raise UsageError(f"{data_path}, the data file the run recorded (in {os.path.join(args.run_dir, SETTINGS)}): "
+                         f"{problem}; pass --data FILE with the run's digits (it is checked by their sha256)")
     mnist = mnist or load_mnist(data_path)
     run.check_data(mnist, args.data)
     (x_all, _), _ = mnist

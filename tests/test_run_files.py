@@ -2,9 +2,12 @@
 run's (issue 27): the checkpoint records every file the run wrote with its
 sha256, and --resume compares. Table-driven, by class: another run's file of
 every kind the folders hold, each identity field of run.json edited, each file
-older than the checkpoint. Each is refused in one line that names the file
-(every file byte-identical afterwards) and the fix the line names works; or,
-for what the run can rebuild itself, rebuilt."""
+older than the checkpoint. What the run does not write again (its checkpoint,
+history, grids up to the checkpoint, run.json's identity) is refused in one
+line that names the file (every file byte-identical afterwards) and the fix
+the line names works; what it writes again itself (final weights, best/, the
+GIF, grids past the checkpoint: issue 36) is set aside, in one line, never
+deleted; the plot is redrawn."""
 import json
 import os
 import shutil
@@ -81,17 +84,6 @@ REFUSED = [
     ("another run's checkpoint", copy_in("other", "run/checkpoint.npz"), "belongs to another run", None),
     ("another run's history", copy_in("other", "run/history.csv"), "history.csv belongs to another run",
      move_away("run/history.csv")),
-    ("another run's best/ whole", copy_in("other", "run/best"), "holds another run's best generator",
-     move_away("run/best")),
-    ("another run's best/ without its best.json",
-     both(copy_in("other", "run/best"), lambda w: os.remove(w / "run/best/best.json")),
-     "best/generator.weights.h5 is not this run's", move_away("run/best")),
-    ("another run's best generator beside this run's best.json", copy_in("other", "run/best/generator.weights.h5"),
-     "best/generator.weights.h5 is not this run's", move_away("run/best")),
-    ("another run's final generator", copy_in("other", "run/generator.weights.h5"),
-     "run/generator.weights.h5 is not this run's", move_away("run/generator.weights.h5")),
-    ("another run's final discriminator", copy_in("other", "run/discriminator.weights.h5"),
-     "run/discriminator.weights.h5 is not this run's", move_away("run/discriminator.weights.h5")),
     ("another run's first grid", copy_in("other", "images/0.png"), "images/0.png is not this run's",
      move_away("images/0.png")),
     ("another run's last grid", copy_in("other", "images/6.png"), "images/6.png is not this run's",
@@ -115,11 +107,6 @@ REFUSED = [
     # files older than the checkpoint: the run's own, from iteration 3
     ("an older history", copy_in("old", "run/history.csv"), "it ends at iteration 3, older than the checkpoint's 6",
      move_away("run/history.csv")),
-    ("an older final generator", copy_in("old", "run/generator.weights.h5"),
-     "run/generator.weights.h5 is not this run's", move_away("run/generator.weights.h5")),
-    ("an older checkpoint, with the newer files beside it", copy_in("old", "run/checkpoint.npz"),
-     "generator.weights.h5 is not this run's", both(move_away("run/generator.weights.h5"),
-                                                     move_away("run/discriminator.weights.h5"))),
 ]
 
 
@@ -143,13 +130,47 @@ def test_a_file_this_run_did_not_write_is_refused_by_name_and_the_named_fix_work
     assert json.loads((work / "run/run.json").read_text())["seed"] == 2
 
 
+SET_ASIDE = [
+    # (case, damage, the files set aside): what the run writes again itself, not as its checkpoint recorded it
+    ("another run's best/ whole", copy_in("other", "run/best"), ["best/generator.weights.h5", "best/best.json"]),
+    ("another run's best/ without its best.json",
+     both(copy_in("other", "run/best"), lambda w: os.remove(w / "run/best/best.json")), ["best/generator.weights.h5"]),
+    ("another run's best generator beside this run's best.json", copy_in("other", "run/best/generator.weights.h5"),
+     ["best/generator.weights.h5", "best/best.json"]),
+    ("another run's final generator", copy_in("other", "run/generator.weights.h5"), ["generator.weights.h5"]),
+    ("another run's final discriminator", copy_in("other", "run/discriminator.weights.h5"),
+     ["discriminator.weights.h5"]),
+    ("an older final generator", copy_in("old", "run/generator.weights.h5"), ["generator.weights.h5"]),
+    ("an older checkpoint, with the newer files beside it", copy_in("old", "run/checkpoint.npz"),
+     ["generator.weights.h5", "discriminator.weights.h5", "images/6.png", "images/progress.gif"]),
+    ("another run's GIF", copy_in("other", "images/progress.gif"), ["images/progress.gif"]),
+    ("an older GIF", copy_in("old", "images/progress.gif"), ["images/progress.gif"]),
+    ("another run's grid past the checkpoint", lambda w: shutil.copy(w / "other/images/6.png", w / "images/9.png"),
+     ["images/9.png"]),
+]
+
+
+@pytest.mark.parametrize("case, damage, keys", SET_ASIDE, ids=[c[0] for c in SET_ASIDE])
+def test_what_the_run_writes_again_is_set_aside_in_one_line_never_deleted(work, capsys, case, damage, keys):
+    """Not refused (a kill can leave any of them: a final generator written before
+    its checkpoint, a best/ newer than it) and not deleted: moved to
+    run/set-aside/TIME/, byte for byte, said in one line; the run goes on."""
+    damage(work)
+    placed = {k: (work / ("images/" + k[7:] if k.startswith("images/") else "run/" + k)).read_bytes() for k in keys}
+    gan_2014.main(RESUME9)
+    out = capsys.readouterr().out
+    said = [line for line in out.splitlines() if "set aside in" in line]
+    (aside,) = (work / "run/set-aside").iterdir()
+    moved = sorted(str(p.relative_to(aside)) for p in aside.rglob("*") if p.is_file())
+    assert len(said) == 1 and f"{len(moved)} file(s)" in said[0] and f"run/set-aside/{aside.name}/" in said[0], out
+    assert {k: (aside / k).read_bytes() for k in keys} == placed  # these, byte for byte (an older
+    assert set(moved) - set(keys) <= {"best/generator.weights.h5", "best/best.json"}  # checkpoint: its best too)
+    assert run_history.read_history(str(work / "run/history.csv"), upto=10 ** 9)[-1][0] == 9
+
+
 REBUILT = [
     # (case, damage, the file the run writes again)
-    ("another run's GIF", copy_in("other", "images/progress.gif"), "images/progress.gif"),
-    ("an older GIF", copy_in("old", "images/progress.gif"), "images/progress.gif"),
     ("another run's plot", copy_in("other", "run/losses.png"), "run/losses.png"),
-    ("another run's grid past the checkpoint", lambda w: shutil.copy(w / "other/images/6.png", w / "images/9.png"),
-     "images/9.png"),
 ]
 
 
@@ -174,13 +195,9 @@ def test_another_runs_final_weights_in_a_finished_run_are_not_its_end(work, caps
     """The probe's case: before, they were taken as its own ("already reaches --epochs")."""
     for name in run_folder.FINAL_WEIGHTS:
         shutil.copy(work / "other/run" / name, work / "run" / name)
-    with pytest.raises(SystemExit):
-        gan_2014.main(["--resume"])
-    assert "generator.weights.h5 is not this run's" in capsys.readouterr().err
-    for name in run_folder.FINAL_WEIGHTS:
-        os.remove(work / "run" / name)
-    gan_2014.main(["--resume"])  # the fix: the run writes its own from its checkpoint
-    assert "already at iteration 6: writing its final weights" in capsys.readouterr().out
+    gan_2014.main(["--resume"])  # set aside: the run writes its own from its checkpoint
+    out = capsys.readouterr().out
+    assert "already at iteration 6: writing its final weights" in out and "set aside in" in out
     with pytest.raises(SystemExit):
         gan_2014.main(["--resume"])  # and now they are its end
     assert "already reaches --epochs 6" in capsys.readouterr().err

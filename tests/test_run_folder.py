@@ -64,7 +64,7 @@ def test_run_json_records_the_settings_and_resume_needs_no_option(workdir, capsy
     settings = json.loads((workdir / "run" / "run.json").read_text())
     assert {k: settings[k] for k in ("arch", "latent_dim", "batch_size", "seed", "epochs")} == \
         dict(arch="keras-gan", latent_dim=32, batch_size=16, seed=11, epochs=4)
-    assert settings["data"] == str(workdir / "tiny.npz") and len(settings["data_sha256"]) == 16
+    assert settings["data"] == "../tiny.npz" and len(settings["data_sha256"]) == 16  # from the run folder
     capsys.readouterr()
     os.chdir(workdir / "run")  # from anywhere: the data and the grids are found from run.json
     gan_2014.main(["--resume", "--run-dir", ".", "--epochs", "6", "--sample-interval", "2"])
@@ -89,6 +89,13 @@ def test_sample_and_evaluate_work_on_an_interrupted_run_from_its_checkpoint(work
     gan_2014.main(["evaluate", "--weights", "run", "--data", "tiny.npz", "--samples", "50",
                    "--cache", classifier_cache])
     assert "generator (50 samples)" in capsys.readouterr().out
+
+
+def test_a_checkpoint_given_as_weights_is_read_as_its_run_folder_is(workdir, tiny_run, capsys):
+    copy_run(tiny_run, workdir)
+    for weights, out in (("run", "a.npy"), ("run/checkpoint.npz", "b.npy")):
+        gan_2014.main(["sample", "--weights", weights, "--n", "4", "--out", out, "--seed", "0"])
+    np.testing.assert_array_equal(np.load(workdir / "a.npy"), np.load(workdir / "b.npy"))
 
 
 def test_checkpoint_keys_name_each_variable_and_survive_other_models_in_the_process(workdir):
