@@ -346,7 +346,7 @@ def last_checkpoint_note(run_dir):
 
 def how_it_ended(e, run_dir):
     """(exit status, the one line) for an exception that ended a command."""
-    note = last_checkpoint_note(run_dir)
+    note = lambda: last_checkpoint_note(run_dir)  # read only for the lines that say it
     if isinstance(e, UsageError):
         return 2, f"error: {e}"
     if isinstance(e, FolderInUse):
@@ -358,18 +358,18 @@ def how_it_ended(e, run_dir):
         return 1, f"{e}"
     if isinstance(e, Stopped):
         if e.code == 1:
-            return 1, f"{e}" + note
+            return 1, f"{e}" + note()
         return e.code, (f"{e} after iteration {e.iteration}; checkpoint saved in "
                         f"{os.path.join(run_dir or 'run', CHECKPOINT)}; continue with --resume (and the same --run-dir)")
     if isinstance(e, WriteError):
-        return 1, f"{e}; free some space or choose another folder" + note
+        return 1, f"{e}; free some space or choose another folder" + note()
     if isinstance(e, KeyboardInterrupt):
-        return 128 + getattr(e, "signum", signal.SIGINT), "interrupted; files already written are whole" + note
+        return 128 + getattr(e, "signum", signal.SIGINT), "interrupted; files already written are whole" + note()
     if isinstance(e, MemoryError):
-        return 1, "ran out of memory; try a smaller --batch-size, --n or --samples" + note
+        return 1, "ran out of memory; try a smaller --batch-size, --n or --samples" + note()
     log = crash_log(run_dir)
     first = (str(e).strip().splitlines() or [""])[0][:200]
-    return 1, (f"unexpected error: {type(e).__name__}: {first}" + note
+    return 1, (f"unexpected error: {type(e).__name__}: {first}" + note()
                + (f"; the details are in {log} (please send it with a bug report)" if log else ""))
 
 

@@ -534,7 +534,7 @@ class RunFolder:
         are now are set aside (never deleted), in one line; the plot is redrawn."""
         keys = [f"images/{n}" for n in grid_files(self.images) if n == GIF or int(n[:-4]) > start]
         keys += [k for k in FINAL_WEIGHTS + tuple(f"best/{n}" for n in BEST_FILES) if kind_of(self.path(k)) == "file"]
-        aside = [k for k in keys if self.files.get(k) != file_sha256(self.path(k))]
+        aside = [k for k in keys if k not in self.files or self.files[k] != file_sha256(self.path(k))]
         if any(k.startswith("best/") for k in aside):  # best/ goes whole: a generator and its score
             aside += [k for k in keys if k.startswith("best/") and k not in aside]
         if aside:

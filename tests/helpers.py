@@ -36,6 +36,27 @@ def run_script(*args, cwd, timeout=300, **kwargs):
                           text=True, timeout=timeout, **kwargs)
 
 
+def read_until_closed(leader):
+    """What a child writes to its pseudo-terminal until it closes it."""
+    out = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        out += chunk
+    return out
+
+
+def losses_of(folder):
+    """folder/run/history.csv's rows without the seconds column (the held-out estimates included)."""
+    from gan_2014_utils.history import read_history
+    rows = read_history(str(folder / "run" / "history.csv"), upto=10 ** 9)
+    return [row[:6] + row[7:] for row in rows]
+
+
 def is_png(path):
     from PIL import Image
     with open(path, "rb") as f:

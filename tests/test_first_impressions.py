@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from helpers import ROOT, SCRIPT, make_tiny_mnist, run_script
+from helpers import ROOT, SCRIPT, make_tiny_mnist, read_until_closed, run_script
 
 def test_usage_line_names_the_sample_and_evaluate_commands(tmp_path):
     help_text = run_script("--help", cwd=tmp_path).stdout
@@ -92,14 +92,7 @@ def test_a_terminal_shows_no_startup_notices_and_the_stop_message_on_its_own_lin
             assert time.monotonic() < deadline and proc.poll() is None, out.decode(errors="replace")
             out += os.read(leader, 4096)
         proc.send_signal(signal.SIGINT)
-        while True:
-            try:
-                chunk = os.read(leader, 4096)
-            except OSError:  # the child closed the terminal
-                break
-            if not chunk:
-                break
-            out += chunk
+        out += read_until_closed(leader)
     finally:
         if proc.poll() is None:
             proc.kill()

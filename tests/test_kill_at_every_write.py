@@ -8,8 +8,7 @@ import pytest
 
 import gan_2014
 from gan_2014_utils import evaluation, train
-from gan_2014_utils import history as run_history
-from helpers import make_tiny_mnist
+from helpers import losses_of as losses, make_tiny_mnist
 
 TINY = ["--batch-size", "16", "--seed", "4", "--sample-interval", "2", "--checkpoint-interval", "2"]
 
@@ -17,12 +16,6 @@ TINY = ["--batch-size", "16", "--seed", "4", "--sample-interval", "2", "--checkp
 @pytest.fixture(autouse=True)
 def _no_xla(no_xla):
     pass
-
-
-def losses(folder):
-    """history.csv's rows without the seconds column (the held-out estimates included)."""
-    rows = run_history.read_history(str(folder / "run" / "history.csv"), upto=10 ** 9)
-    return [row[:6] + row[7:] for row in rows]
 
 
 class Killed(BaseException):

@@ -20,8 +20,7 @@ import pytest
 
 import gan_2014
 from gan_2014_utils import files, pictures
-from gan_2014_utils import history as run_history
-from helpers import make_tiny_mnist, tree
+from helpers import losses_of as losses, make_tiny_mnist, tree
 
 TINY = ["--batch-size", "16", "--seed", "4", "--sample-interval", "2", "--checkpoint-interval", "2"]
 
@@ -38,12 +37,6 @@ def project(tmp_path, monkeypatch):
     make_tiny_mnist(tmp_path / "proj" / "tiny.npz")
     monkeypatch.chdir(tmp_path / "proj")
     return tmp_path / "proj"
-
-
-def losses(folder):
-    """history.csv's rows without the seconds column."""
-    rows = run_history.read_history(str(folder / "run" / "history.csv"), upto=10 ** 9)
-    return [row[:6] + row[7:] for row in rows]
 
 
 def grids(folder):

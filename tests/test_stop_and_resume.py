@@ -18,7 +18,7 @@ import gan_2014
 from gan_2014_utils import pictures, process, run_folder
 from gan_2014_utils import history as run_history
 from gan_2014_utils.data import load_mnist
-from helpers import NO_XLA, SCRIPT, make_tiny_mnist, run_script, train_without_xla
+from helpers import NO_XLA, SCRIPT, make_tiny_mnist, read_until_closed, run_script, train_without_xla
 
 
 @pytest.fixture(autouse=True)
@@ -247,16 +247,8 @@ def test_a_resumed_runs_progress_bar_counts_the_runs_iterations(tmp_path):
     proc = subprocess.Popen([sys.executable, SCRIPT, "--resume", "--epochs", "6"], cwd=tmp_path, stdin=follower,
                             stdout=follower, stderr=follower, env=NO_XLA)
     os.close(follower)
-    out = b""
     try:
-        while True:
-            try:
-                chunk = os.read(leader, 4096)
-            except OSError:  # the child closed the terminal
-                break
-            if not chunk:
-                break
-            out += chunk
+        out = read_until_closed(leader)
     finally:
         proc.wait(timeout=120)
         os.close(leader)
