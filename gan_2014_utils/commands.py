@@ -101,8 +101,11 @@ def check_out(out, inputs, npz_members):
         except (OSError, ValueError, zipfile.BadZipFile):
             ours = False
     else:
-        with open(out, "rb") as f:
-            ours = f.read(len(SIGNATURES[ext])) == SIGNATURES[ext]
+        try:
+            with open(out, "rb") as f:
+                ours = f.read(len(SIGNATURES[ext])) == SIGNATURES[ext]
+        except OSError:  # a file it cannot read is not one it wrote
+            ours = False
     if not ours:
         raise UsageError(f"--out {out}: an existing file that this command did not write (not the {ext[1:]} "
                          "it writes); give another file name, or move that file away")

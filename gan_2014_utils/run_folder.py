@@ -21,8 +21,8 @@ from gan_2014_utils.history import (COLUMN, HISTORY, CollapseWatch, RecentMean, 
                                     read_history, row_text, rows_digest, write_history, write_row)
 from gan_2014_utils.options import flag, options_given
 from gan_2014_utils.pictures import GIF, OWNER, grid_files, grid_owner, is_grid_name, make_gif
-from gan_2014_utils.process import (CheckpointError, FolderGone, FolderInUse, Interrupted, Stopped, UsageError, lazy,
-                                    one_line)
+from gan_2014_utils.process import (CheckpointError, FolderGone, FolderInUse, Interrupted, Stopped, UsageError,
+                                    WriteError, lazy, one_line)
 
 keras = lazy("keras")
 
@@ -550,8 +550,15 @@ class RunFolder:
         while os.path.lexists(folder):
             folder += "+"
         for key in keys:
-            os.makedirs(os.path.dirname(os.path.join(folder, key)), exist_ok=True)
-            shutil.move(self.path(key), os.path.join(folder, key))  # the grid folder may be on another disk
+            dest = os.path.join(folder, key)
+            try:
+                os.makedirs(os.path.dirname(dest), exist_ok=True)
+                shutil.move(self.path(key), dest)  # a copy when the grid folder is on another disk
+            except OSError as e:  # a full disk: the file stays where it was, no half copy beside it
+                if os.path.lexists(self.path(key)):
+                    with contextlib.suppress(OSError):
+                        os.remove(dest)
+                raise WriteError(dest, e.strerror or str(e)) from None
             self.files.pop(key, None)
         shown = ", ".join(self.path(k) for k in keys[:3]) + (", ..." if len(keys) > 3 else "")
         print(one_line(f"gan_2014: {len(keys)} file(s) that the checkpoint of iteration {start} did not record as "

@@ -151,6 +151,19 @@ def test_a_full_disk_when_the_lock_is_written_is_one_line_and_leaves_no_lock(pro
     assert not (project / "run" / ".lock").exists() and not (project / "run" / "crash.log").exists()
 
 
+def test_a_full_disk_when_a_file_is_set_aside_is_one_line_and_the_file_stays(project, capsys, monkeypatch):
+    gan_2014.main(["--data", "tiny.npz", *TINY, "--epochs", "2"])
+    shutil.copy(project / "images" / "0.png", project / "images" / "7.png")  # past the checkpoint: set aside
+    def full(src, dst):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(shutil, "move", full)
+    with pytest.raises(SystemExit) as e:
+        gan_2014.main(["--resume", "--epochs", "4"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert e.value.code == 1 and len(err) == 1 and "No space left on device" in err[0] and "bug" not in err[0], err
+    assert (project / "images" / "7.png").read_bytes() == (project / "images" / "0.png").read_bytes()
+
+
 # -----------------------------------------------------------------------------
 # 4. No command writes over a file it did not make
 
