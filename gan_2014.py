@@ -38,13 +38,14 @@ import os
 
 import numpy as np
 
-from gan_2014_utils import commands, process
+from gan_2014_utils import backend, commands, process
 from gan_2014_utils.pictures import save_grid
 from gan_2014_utils.run_folder import RunFolder
 
-# TensorFlow takes seconds to import: these three load on first use, so that
-# --help and bad input are answered at once.
-tf, keras, layers = process.lazy("tensorflow"), process.lazy("keras"), process.lazy("keras.layers")
+# Keras (and its backend: TensorFlow, JAX or PyTorch, as KERAS_BACKEND says)
+# takes seconds to import: these load on first use, so that --help and bad
+# input are answered at once.
+keras, layers, ops = process.lazy("keras"), process.lazy("keras.layers"), process.lazy("keras.ops")
 
 
 # -----------------------------------------------------------------------------
@@ -103,12 +104,14 @@ class GAN:
                  train_on_batch=False):
         self.latent_dim, self.seed, self.g_loss, self.d_steps = latent_dim, seed, g_loss, d_steps
         self.train_on_batch = train_on_batch  # each iteration as gan.py's three literal calls (the reference)
+        jit_compile = backend.jit(jit_compile)  # XLA on TensorFlow and JAX; eager on torch
         self.build_models(jit_compile)
         # All per-iteration randomness (minibatch indices, noise) comes from this
         # one stateful generator, on the device, so it is checkpointed with the run.
         self.seed_generator = keras.random.SeedGenerator(seed)
-        self._draw = tf.function(self._draw_batch, jit_compile=jit_compile, autograph=False)
-        self._three_steps = tf.function(self.three_steps, jit_compile=jit_compile, autograph=False)
+        # Each form of the iteration as one compiled call (tf.function, jax.jit, or eager torch).
+        self._draw = backend.compiled(self._draw_batch, self.all_variables(), jit_compile)
+        self._three_steps = backend.compiled(self.three_steps, self.all_variables(), jit_compile)
         self._labels = {}
 
     def build_models(self, jit_compile):
@@ -145,6 +148,13 @@ class GAN:
         self.discriminator.trainable = False
         self.discriminator.compute_metrics(None, keras.ops.zeros((1, 1)), keras.ops.zeros((1, 1)))
         self.discriminator.reset_metrics()
+
+    def all_variables(self):
+        """Every variable an iteration reads or writes: networks, optimizers, metrics, the random stream."""
+        models = (self.discriminator, self.generator, self.combined)
+        return ([v for m in models for v in m.variables] + [v for m in models for v in m.metrics_variables]
+                + [v for m in models if getattr(m, "optimizer", None) is not None for v in m.optimizer.variables]
+                + [self.seed_generator.state])
 
     def build_generator(self):
         """100 -> 256 -> 512 -> 1024 -> 784 (tanh), LeakyReLU 0.2 then BatchNorm 0.8."""
@@ -202,15 +212,15 @@ class GAN:
     def _draw_batch(self, x_train, batch_size):
         """A minibatch of real digits (with replacement, as gan.py's randint), the
         generator's fakes, and fresh noise for the generator's step: one compiled call."""
-        idx = keras.random.randint((batch_size,), 0, tf.shape(x_train)[0], seed=self.seed_generator)
+        idx = keras.random.randint((batch_size,), 0, ops.shape(x_train)[0], seed=self.seed_generator)
         # training=False is what gan.py's generator.predict() did: BatchNorm
         # uses its moving statistics for the discriminator's fake batch.
         gen_imgs = self.generator(self.noise(batch_size), training=False)
-        return tf.gather(x_train, idx), gen_imgs, self.noise(batch_size)
+        return ops.take(x_train, idx, axis=0), gen_imgs, self.noise(batch_size)
 
     def labels(self, batch_size):
         if batch_size not in self._labels:
-            self._labels[batch_size] = (tf.ones((batch_size, 1)), tf.zeros((batch_size, 1)))
+            self._labels[batch_size] = (ops.ones((batch_size, 1)), ops.zeros((batch_size, 1)))
         return self._labels[batch_size]
 
     def train_iteration(self, x_train, batch_size):
@@ -222,39 +232,35 @@ class GAN:
         Python that train_on_batch spends around each step (about half the time)."""
         if self.train_on_batch:
             return self.train_on_batch_iteration(x_train, batch_size)
-        r_loss, r_acc, f_loss, f_acc, g_loss = self._three_steps(x_train, batch_size).numpy().tolist()
+        r_loss, r_acc, f_loss, f_acc, g_loss = ops.convert_to_numpy(self._three_steps(x_train, batch_size)).tolist()
         return [r_loss, r_acc], [f_loss, f_acc], g_loss
 
     def three_steps(self, x_train, batch_size):
         """gan.py's iteration, traced once into one compiled call: each of its
         train_on_batch calls is the model's own train_step on fresh metrics."""
-        valid, fake = tf.ones((batch_size, 1)), tf.zeros((batch_size, 1))
+        valid, fake = ops.ones((batch_size, 1)), ops.zeros((batch_size, 1))
 
-        # ---- (1) Update D: maximize log D(x) + log(1 - D(G(z))), k times (Algorithm 1) ----
+        # ---- (1) Update D: maximize log D(x) + log(1 - D(G(z))), k times (Algorithm 1).
+        #      As gan.py: two Adam steps, on the real half then on the fake half, where
+        #      Algorithm 1 takes one ascent step on their sum ----
         self.discriminator.trainable = True
         for _ in range(self.d_steps):  # each on fresh real and fake minibatches
             imgs, gen_imgs, noise = self._draw_batch(x_train, batch_size)
-            d_loss_real = self.train_step(self.discriminator, imgs, valid)
-            d_loss_fake = self.train_step(self.discriminator, gen_imgs, fake)
+            d_loss_real = backend.train_step(self.discriminator, imgs, valid)  # train_on_batch's own step
+            d_loss_fake = backend.train_step(self.discriminator, gen_imgs, fake)
 
         # ---- (2) Update G: maximize log D(G(z)), or with --g-loss minimax minimize log(1 - D(G(z))) ----
         self.discriminator.trainable = False
-        g_loss = self.train_step(self.combined, noise, valid)
-        return tf.stack([d_loss_real["loss"], d_loss_real["accuracy"], d_loss_fake["loss"],
-                         d_loss_fake["accuracy"], g_loss["loss"]])
-
-    @staticmethod
-    def train_step(model, x, y):
-        """What train_on_batch(x, y) runs, inside a compiled call: the model's own
-        train_step, its metrics reset first, so its loss is this batch's."""
-        model.reset_metrics()
-        return model.train_step((x, y))
+        g_loss = backend.train_step(self.combined, noise, valid)
+        return ops.stack([d_loss_real["loss"], d_loss_real["accuracy"], d_loss_fake["loss"],
+                          d_loss_fake["accuracy"], g_loss["loss"]])
 
     def train_on_batch_iteration(self, x_train, batch_size):
         """gan.py's iteration as it is written: three train_on_batch calls (--train-on-batch)."""
         valid, fake = self.labels(batch_size)
 
-        # ---- (1) Update D: maximize log D(x) + log(1 - D(G(z))), k times (Algorithm 1) ----
+        # ---- (1) Update D: maximize log D(x) + log(1 - D(G(z))), k times (Algorithm 1),
+        #      in two Adam steps, on the real half then on the fake half ----
         self.discriminator.trainable = True
         for _ in range(self.d_steps):  # each on fresh real and fake minibatches
             imgs, gen_imgs, noise = self._draw(x_train, batch_size)
@@ -279,7 +285,7 @@ class GAN:
         checkpoint) or on non-finite numbers."""
         run = run or RunFolder(RUN_DIR, IMAGES, dict(checkpoint_interval=CHECKPOINT_INTERVAL))
         batch_size = batch_size or self.batch_size
-        x_train = tf.convert_to_tensor(x_train, tf.float32)  # once: on the device for the run
+        x_train = ops.convert_to_tensor(x_train, "float32")  # once: on the device for the run
         with run.training(self, epochs) as (start, fixed_noise):
             for it in range(start + 1, epochs + 1):
                 # ---- one of gan.py's "epochs": D on real, D on fake, G through the frozen D ----
@@ -305,7 +311,7 @@ class GAN:
     def sample_images(self, iteration, folder, noise):
         """Save <folder>/<iteration>.png, a 5x5 grid of the generator's digits for
         `noise` (the run's fixed 25 points), as pixels in [0, 1]; returns its path."""
-        gen_imgs = self.to_unit(self.generator(noise, training=False).numpy())
+        gen_imgs = self.to_unit(ops.convert_to_numpy(self.generator(noise, training=False)))
         path = os.path.join(folder, f"{iteration}.png")
         save_grid(gen_imgs, path)
         return path
@@ -384,7 +390,7 @@ class PaperGAN(GAN):
         # order is drawn on the host once per pass, from (shuffle seed, pass).
         self.shuffle_seed = keras.Variable(
             int(seed if seed is not None else np.random.randint(2 ** 31 - 1)) % (2 ** 31 - 1),
-            dtype="int64", trainable=False, name="shuffle_seed")
+            dtype="int32", trainable=False, name="shuffle_seed")
         self.order, self._order_of = None, None
         self._host_updates = self._next_shuffle = 0  # updates done, and where the next pass begins
         self._jit_compile = jit_compile
@@ -397,7 +403,7 @@ class PaperGAN(GAN):
         self.params = self.generator.trainable_variables + self.discriminator.trainable_variables
         self.velocities = [keras.Variable(np.zeros(v.shape, np.float32), trainable=False, name="velocity")
                            for v in self.params]
-        self.updates = keras.Variable(0, dtype="int64", trainable=False, name="updates")
+        self.updates = keras.Variable(0, dtype="int32", trainable=False, name="updates")
 
     def build_generator(self):
         """100 -> 1200 ReLU -> 1200 ReLU -> 784 sigmoid, weights uniform in +-0.05."""
@@ -458,70 +464,77 @@ class PaperGAN(GAN):
         `epoch` (both 0-based): the rate divided by 1.000004 per update down to
         1e-6; momentum 0.5 rising linearly to 0.7 from pass 1 to 250 (the
         MomentumAdjustor counts from 1 in the first pass)."""
-        update = tf.cast(update, tf.float32)
-        epoch = tf.cast(epoch, tf.float32)
-        lr = tf.maximum(self.learning_rate * tf.exp(-update * math.log(self.decay)), self.min_lr)
-        ramp = tf.minimum(epoch / (self.saturate - 1), 1.0)
+        update, epoch = ops.cast(update, "float32"), ops.cast(epoch, "float32")
+        lr = ops.maximum(self.learning_rate * ops.exp(-update * math.log(self.decay)), self.min_lr)
+        ramp = ops.minimum(epoch / (self.saturate - 1), 1.0)
         return lr, self.momentum_start + (self.momentum_end - self.momentum_start) * ramp
 
     def _update(self, x_train, batch_size):
         """One update of AdversaryCost2: one minibatch of real digits, one of
         samples, and D and G stepped together from the same forward pass."""
-        per_epoch = tf.cast(tf.shape(x_train)[0] // batch_size, tf.int64)
-        t = tf.convert_to_tensor(self.updates)
+        per_epoch = ops.shape(x_train)[0] // batch_size
+        t = self.updates.value
         epoch, pos = t // per_epoch, t % per_epoch
         # a gather, not order[a:b]: XLA would compile anew for every slice position
-        real = tf.gather(x_train, tf.gather(self.order, pos * batch_size + tf.range(batch_size, dtype=tf.int64)))
+        real = ops.take(x_train, ops.take(self.order.value, pos * batch_size + ops.arange(batch_size)), axis=0)
         z = self.noise(batch_size)
-        ones, zeros = tf.ones((batch_size, 1)), tf.zeros((batch_size, 1))
+        ones, zeros = ops.ones((batch_size, 1)), ops.zeros((batch_size, 1))
         bce = keras.losses.binary_crossentropy
-        with tf.GradientTape(persistent=True) as tape:
+
+        def objectives():
             y_real = self.discriminator(real, training=True)
             y_fake = self.discriminator(self.generator(z, training=True), training=True)
             # ---- D: maximize log D(x) + log(1 - D(G(z))) ----
-            loss_real = tf.reduce_mean(bce(ones, y_real))
-            loss_fake = tf.reduce_mean(bce(zeros, y_fake))
-            d_obj = 0.5 * (loss_real + loss_fake)
+            loss_real, loss_fake = ops.mean(bce(ones, y_real)), ops.mean(bce(zeros, y_fake))
             # ---- G: maximize log D(G(z)) (or minimize log(1 - D(G(z))) with --g-loss minimax),
             #      through the same samples and dropout masks ----
-            g_obj = tf.reduce_mean(generator_objective(self.g_loss, y_fake))
-        g_vars = self.generator.trainable_variables
-        d_vars = self.discriminator.trainable_variables
-        grads = tape.gradient(g_obj, g_vars) + tape.gradient(d_obj, d_vars)
+            g_obj = ops.mean(generator_objective(self.g_loss, y_fake))
+            return (g_obj, 0.5 * (loss_real + loss_fake)), (loss_real, loss_fake, y_real, y_fake)
+
+        # The gradient of each objective for its own network, from the one forward pass
+        # (tf.GradientTape, jax.vjp or torch.autograd: the backend's one difference here).
+        (g_obj, _), (loss_real, loss_fake, y_real, y_fake), (g_grads, d_grads) = backend.gradients(
+            objectives, [self.generator.trainable_variables, self.discriminator.trainable_variables])
         # ---- both networks step at once, with the yaml's learning rate and momentum ----
         lr, momentum = self.schedule(t, epoch)
-        for param, velocity, grad in zip(self.params, self.velocities, grads):
-            velocity.assign(momentum * velocity - lr * grad)
-            param.assign_add(velocity)
-        self.updates.assign_add(1)
-        acc_real = tf.reduce_mean(tf.cast(y_real > 0.5, tf.float32))
-        acc_fake = tf.reduce_mean(tf.cast(y_fake < 0.5, tf.float32))
-        return tf.stack([loss_real, acc_real, loss_fake, acc_fake, g_obj])
-
-    def shuffle(self, n, batch_size):
-        """Draw the order of pass `updates // per_epoch` onto the device, once per pass."""
-        epoch = int(self.updates.numpy()) // (n // batch_size)
-        if self._order_of != (n, epoch):
-            rng = np.random.default_rng([int(self.shuffle_seed.numpy()), epoch])
-            order = rng.permutation(n).astype(np.int64)
-            if self.order is None or self.order.shape[0] != n:
-                # a new variable for another data size: the compiled update must capture it anew
-                self.order = tf.Variable(order, trainable=False)
-                self._step = tf.function(self._update, jit_compile=self._jit_compile, autograph=False)
-            else:
-                self.order.assign(order)
-            self._order_of = (n, epoch)
-            self._next_shuffle = (epoch + 1) * (n // batch_size)
+        for param, velocity, grad in zip(self.params, self.velocities, list(g_grads) + list(d_grads)):
+            velocity.assign(momentum * velocity.value - lr * grad)
+            param.assign(param.value + velocity.value)
+        self.updates.assign(t + 1)
+        acc_real = ops.mean(ops.cast(y_real > 0.5, "float32"))
+        acc_fake = ops.mean(ops.cast(y_fake < 0.5, "float32"))
+        return ops.stack([loss_real, acc_real, loss_fake, acc_fake, g_obj])
 
     def train_iteration(self, x_train, batch_size):
         """One of the authors' updates (D and G together). Returns gan.py's loop's
         ([d_loss_real, d_acc_real], [d_loss_fake, d_acc_fake], g_loss)."""
         if self._order_of is None or self._host_updates >= self._next_shuffle:
             self.shuffle(int(x_train.shape[0]), batch_size)
-            self._host_updates = int(self.updates.numpy())
-        r_loss, r_acc, f_loss, f_acc, g_loss = self._step(x_train, batch_size).numpy().tolist()
+            self._host_updates = int(ops.convert_to_numpy(self.updates))
+        r_loss, r_acc, f_loss, f_acc, g_loss = ops.convert_to_numpy(self._step(x_train, batch_size)).tolist()
         self._host_updates += 1
         return [r_loss, r_acc], [f_loss, f_acc], g_loss
+
+    # --- skip on a first read: pylearn2's pass-by-pass shuffle, and what a checkpoint holds ---
+
+    def all_variables(self):
+        return (self.generator.variables + self.discriminator.variables + self.velocities
+                + [self.updates, self.seed_generator.state] + [v for v in [getattr(self, "order", None)] if v is not None])
+
+    def shuffle(self, n, batch_size):
+        """Draw the order of pass `updates // per_epoch` onto the device, once per pass."""
+        epoch = int(ops.convert_to_numpy(self.updates)) // (n // batch_size)
+        if self._order_of != (n, epoch):
+            rng = np.random.default_rng([int(ops.convert_to_numpy(self.shuffle_seed)), epoch])
+            order = rng.permutation(n).astype(np.int32)
+            if self.order is None or self.order.shape[0] != n:
+                # a new variable for another data size: the compiled update must capture it anew
+                self.order = keras.Variable(order, dtype="int32", trainable=False, name="order")
+                self._step = backend.compiled(self._update, self.all_variables(), self._jit_compile)
+            else:
+                self.order.assign(order)
+            self._order_of = (n, epoch)
+            self._next_shuffle = (epoch + 1) * (n // batch_size)
 
     def state_variables(self):
         weights = self.weight_variables()
@@ -577,7 +590,8 @@ class ToyGAN(GAN):
         """On the points x: p_data, p_g (a Gaussian kernel density of `samples`
         generator samples, Silverman's bandwidth), D(x) and the optimal
         D*(x) = p_data / (p_data + p_g) (the paper's Proposition 1)."""
-        g = self.generator(self.host_noise(np.random.default_rng(seed), samples), training=False).numpy()[:, 0]
+        g = ops.convert_to_numpy(self.generator(self.host_noise(np.random.default_rng(seed), samples),
+                                                training=False))[:, 0]
         h = 1.06 * max(g.std(), 1e-3) * samples ** -0.2
         p_g = np.zeros_like(x)
         for start in range(0, samples, 2000):  # bounded memory: points x 2000 at a time
@@ -585,7 +599,7 @@ class ToyGAN(GAN):
             p_g += np.exp(-0.5 * u ** 2).sum(1)
         p_g /= samples * h * math.sqrt(2 * math.pi)
         p_data = self.p_data(x)
-        d = self.discriminator(x[:, None].astype(np.float32), training=False).numpy()[:, 0]
+        d = ops.convert_to_numpy(self.discriminator(x[:, None].astype(np.float32), training=False))[:, 0]
         total = p_data + p_g
         d_star = np.divide(p_data, total, out=np.full_like(x, np.nan), where=total > 1e-12)
         return p_data, p_g, d, d_star

@@ -41,7 +41,7 @@ import gan_2014  # noqa: E402  (first: it loads TensorFlow without its C++ start
 from gan_2014_utils import process
 from gan_2014_utils.data import load_mnist
 
-process.import_tensorflow_quietly()
+process.import_keras_quietly()
 import tensorflow as tf  # noqa: E402
 import keras  # noqa: E402
 

@@ -93,5 +93,5 @@ def main():
 
 
 if __name__ == "__main__":
-    process.import_tensorflow_quietly()
+    process.import_keras_quietly()
     main()

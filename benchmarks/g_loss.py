@@ -27,7 +27,7 @@ import gan_2014
 from gan_2014_utils import evaluation, process
 from gan_2014_utils.data import load_mnist, monitor_digits
 
-process.import_tensorflow_quietly()  # TensorFlow's C++ start-up notices off the terminal, as the script
+process.import_keras_quietly()  # TensorFlow's C++ start-up notices off the terminal, as the script
 
 
 def g_gradient(gan, z):

@@ -31,7 +31,7 @@ from gan_2014_utils import evaluation, generators, process, run_folder
 from gan_2014_utils import history as run_history
 from gan_2014_utils.data import load_mnist
 
-process.import_tensorflow_quietly()  # TensorFlow's C++ start-up notices off the terminal, as the script
+process.import_keras_quietly()  # TensorFlow's C++ start-up notices off the terminal, as the script
 
 
 def main():

@@ -9,7 +9,7 @@ import zipfile
 
 import numpy as np
 
-from gan_2014_utils import files, train
+from gan_2014_utils import backend, files, train
 from gan_2014_utils.data import load_mnist, sigma_digits, unit_pixels
 from gan_2014_utils.evaluation import (classifier_figures, generate, load_or_train_classifier, nearest_digits,
                                        parzen_evaluate)
@@ -22,7 +22,7 @@ from gan_2014_utils.process import (CheckpointError, FolderGone, FolderInUse, Qu
 from gan_2014_utils.run_folder import CHECKPOINT, read_checkpoint
 from gan_2014_utils.generators import describe_generator, load_generator
 
-keras, tf = lazy("keras"), lazy("tensorflow")
+keras, ops = lazy("keras"), lazy("keras.ops")
 
 
 # -----------------------------------------------------------------------------
@@ -116,7 +116,7 @@ def interpolated(gan, n, k, seed):
     ends = gan.host_noise(np.random.default_rng(seed), 2 * n).reshape(n, 2, gan.latent_dim)
     t = np.linspace(0.0, 1.0, k, dtype=np.float32)[None, :, None]
     z = ((1 - t) * ends[:, :1] + t * ends[:, 1:]).reshape(-1, gan.latent_dim).astype(np.float32)
-    return gan.to_unit(gan.generator(z, training=False).numpy())[..., 0], z
+    return gan.to_unit(ops.convert_to_numpy(gan.generator(z, training=False)))[..., 0], z
 
 
 def write_samples(args, ext, images, extra):
@@ -306,10 +306,10 @@ def toy_main(argv, context, toy, jit_compile):
     check_writable_dir(os.path.dirname(os.path.abspath(args.out)), "--out")
     for path in (args.out, npz):
         check_out(path, (), ("x", "iterations", "p_data", "p_g", "d", "d_star"))
-    keras.utils.set_random_seed(args.seed)
+    backend.set_random_seed(args.seed)
     gan = toy(seed=args.seed, jit_compile=jit_compile)
     data = np.random.default_rng(args.seed).normal(toy.data_mean, toy.data_std, (20000, 1))
-    x_train = tf.convert_to_tensor(data.astype(np.float32))
+    x_train = ops.convert_to_tensor(data.astype(np.float32))
     x = np.linspace(-1.0, 3.0, 400)
     moments = sorted({max(1, round(f * args.iterations)) for f in TOY_MOMENTS})
     curves = {k: [] for k in ("p_data", "p_g", "d", "d_star")}
@@ -395,6 +395,8 @@ def main(argv, archs, toy, defaults):
     previous = {s: signal.signal(s, leave) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     code, message = 0, None
     try:
+        if not {"-h", "--help"} & set(argv) and (problem := backend.problem()):
+            raise UsageError(problem)  # before anything is read or written
         run()
     except (Exception, KeyboardInterrupt) as e:
         code, message = how_it_ended(e, context.get("run_dir"))

@@ -9,6 +9,7 @@ import numpy as np
 
 from gan_2014_utils.data import unit_pixels
 from gan_2014_utils.files import atomic_write, file_sha256
+from gan_2014_utils import backend
 from gan_2014_utils.process import WriteError, lazy, say
 
 keras, layers = lazy("keras"), lazy("keras.layers")
@@ -64,7 +65,7 @@ def heldout_monitor(x_sigma, x_scored, samples=MONITOR_SAMPLES, seed=0):
 def generate(gan, n, seed, batch=1000):
     """n samples in [0, 1] from the generator (inference-mode BatchNorm), as (n, 28, 28)."""
     z = gan.host_noise(np.random.default_rng(seed), n)
-    out = [gan.generator(z[i:i + batch], training=False).numpy() for i in range(0, n, batch)]
+    out = [keras.ops.convert_to_numpy(gan.generator(z[i:i + batch], training=False)) for i in range(0, n, batch)]
     return gan.to_unit(np.concatenate(out))[..., 0]
 
 
@@ -169,7 +170,7 @@ def load_or_train_classifier(x_train, y_train, x_test, y_test, cache_dir, epochs
     print(f"gan_2014: training a small MNIST classifier for the classifier figures ({epochs} epochs on "
           f"{len(x_train):,} digits, {took} on 2 CPU cores); this happens once for this data "
           f"(only the full MNIST has a shipped one): it is cached in {path}", flush=True)
-    keras.utils.set_random_seed(0)
+    backend.set_random_seed(0)
     model = build_classifier()
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     model.fit(unit_pixels(x_train)[..., None], np.asarray(y_train, np.int64),

@@ -10,8 +10,10 @@ import numpy as np
 
 from gan_2014_utils.files import file_sha256, h5_layout, kind_of
 from gan_2014_utils.history import collapse_note
-from gan_2014_utils.process import CheckpointError, UsageError, say
+from gan_2014_utils.process import CheckpointError, UsageError, lazy, say
 from gan_2014_utils.run_folder import CHECKPOINT, load_checkpoint, read_checkpoint
+
+keras = lazy("keras")
 
 WEIGHTS_WANTED = "pass a run folder, a best/ folder or a generator weights file (.weights.h5)"
 Found = collections.namedtuple("Found", "kind path arch latent_dim")  # kind: "checkpoint" or "weights"
@@ -122,7 +124,7 @@ def load_generator(found, archs):
             raise UsageError(f"--weights {found.path}: not usable ({e})") from None
     else:
         load_weights_file(gan, found)
-    broken = next((v.path for v in gan.generator.weights if not np.isfinite(v.numpy()).all()), None)
+    broken = next((v.path for v in gan.generator.weights if not np.isfinite(keras.ops.convert_to_numpy(v)).all()), None)
     if broken is not None:
         raise UsageError(f"--weights {found.path}: its generator's {broken} is not finite (its training diverged); "
                          "pass an earlier checkpoint or its run's best/")

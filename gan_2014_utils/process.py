@@ -86,18 +86,18 @@ def leave_at_once(signum, frame=None, note=""):
 
 
 # -----------------------------------------------------------------------------
-# TensorFlow, imported on first use and without its C++ start-up notices
+# Keras and its backend, imported on first use and without TensorFlow's C++ start-up notices
 
 class LazyModule:
-    """A module imported on first use. TensorFlow takes seconds to import, so
-    `--help` and bad input are answered before it loads."""
+    """A module imported on first use. Keras and its backend take seconds to
+    import, so `--help` and bad input are answered before they load."""
 
     def __init__(self, name):
         self._name = name
 
     def __getattr__(self, attr):
-        if "tensorflow" not in sys.modules:
-            import_tensorflow_quietly()
+        if "keras" not in sys.modules:
+            import_keras_quietly()
         return getattr(importlib.import_module(self._name), attr)
 
 
@@ -141,11 +141,15 @@ def without_startup_notices():
         caught.close()
 
 
-def import_tensorflow_quietly():
-    """Import TensorFlow and let it probe its devices (where the cuInit notice comes from)."""
+def import_keras_quietly():
+    """Import Keras, which imports its backend; TensorFlow only when it is the
+    backend (with torch, TensorFlow imported first makes torch's layers crash),
+    and then it probes its devices here (where the cuInit notice comes from)."""
     with without_startup_notices():
-        import tensorflow
-        tensorflow.config.list_physical_devices()
+        import keras
+        if keras.backend.backend() == "tensorflow":
+            import tensorflow
+            tensorflow.config.list_physical_devices()
 
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's INFO and WARNING logs after start-up

@@ -14,6 +14,7 @@ import time
 
 import numpy as np
 
+from gan_2014_utils import backend
 from gan_2014_utils.data import data_digest
 from gan_2014_utils.files import (WRITE_GUARDS, atomic_write, check_writable_dir, file_sha256, kind_of, lock_folder,
                                   read_npz, BadFile, remove_temporaries, still_locked, write_text)
@@ -22,7 +23,7 @@ from gan_2014_utils.history import (COLUMN, HISTORY, CollapseWatch, RecentMean, 
 from gan_2014_utils.options import flag, options_given
 from gan_2014_utils.pictures import GIF, OWNER, grid_files, grid_owner, is_grid_name, make_gif
 from gan_2014_utils.process import (CheckpointError, FolderGone, FolderInUse, Interrupted, Stopped, UsageError,
-                                    WriteError, lazy, one_line)
+                                    WriteError, lazy, one_line, say)
 
 keras = lazy("keras")
 
@@ -78,14 +79,15 @@ def setting_checks(choices):
             "epochs": count(1), "sample_interval": count(1), "log_every": lambda v: v is None or count(1)(v),
             "checkpoint_interval": count(1), "eval_every": count(0), "g_loss": one_of("g_loss"),
             "d_steps": count(1), "checkpointed": lambda v: type(v) is bool,
-            "train_on_batch": lambda v: type(v) is bool}  # optional: the default form where absent
+            "train_on_batch": lambda v: type(v) is bool,  # optional: the default form where absent
+            "backend": text}  # optional: the Keras backend it last trained on (tensorflow before it was kept)
 
 
 def checked_settings(settings, choices):
     """The settings if every one is there and of its kind; else why not."""
     if not isinstance(settings, dict):
         return None, "not a record of settings"
-    bad = first_invalid(settings, setting_checks(choices), optional=("train_on_batch",))
+    bad = first_invalid(settings, setting_checks(choices), optional=("train_on_batch", "backend"))
     if bad:
         return None, f"no valid {bad!r}"
     settings.setdefault("train_on_batch", False)  # a run from before the option trains as runs do by default
@@ -101,7 +103,7 @@ def checkpoint_checks(choices):
             "collapsed_since": lambda v: v is None or count(1)(v),
             "files": lambda v: isinstance(v, dict) and all(isinstance(k, str) and isinstance(h, str)
                                                            for k, h in v.items()),
-            "run_id": text, "settings": lambda v: isinstance(v, dict),
+            "run_id": text, "settings": lambda v: isinstance(v, dict), "backend": text,
             "first_row": lambda v: isinstance(v, list) and len(v) == 5 and all(type(x) in (int, float) for x in v)}
 
 
@@ -111,10 +113,15 @@ def checkpoint_checks(choices):
 Restored = collections.namedtuple("Restored", "iteration elapsed fixed_noise best collapsed_since")
 
 
+def is_random_state(key):
+    """A random generator's state among a model's state_variables(): its stream's and its Dropout layers'."""
+    return key == "rng" or key.endswith("/seed_generator_state")
+
+
 def write_checkpoint(gan, path, iteration, elapsed, fixed_noise, best, saved_at=None, **record):
     """The model's state and `record` (what the run folder keeps with it: its run
     id and settings, the files it wrote) in one .npz."""
-    arrays = {k: v.numpy() for k, v in gan.state_variables().items()}
+    arrays = {k: keras.ops.convert_to_numpy(v) for k, v in gan.state_variables().items()}
     # The losses are computed before an update; the weights are checked here,
     # so a checkpoint called good never holds an update that broke them.
     broken = next((k for k, a in arrays.items() if a.dtype.kind == "f" and not np.isfinite(a).all()), None)
@@ -122,7 +129,8 @@ def write_checkpoint(gan, path, iteration, elapsed, fixed_noise, best, saved_at=
         raise Stopped(f"training diverged by iteration {iteration} ({broken} is not finite)",
                       iteration, iteration if saved_at is None else saved_at, 1)
     meta = json.dumps({"arch": gan.arch, "latent_dim": gan.latent_dim, "iteration": iteration,
-                       "elapsed": elapsed, "best": None if best is None else list(best), **record})
+                       "elapsed": elapsed, "best": None if best is None else list(best),
+                       "backend": backend.name(), **record})
     atomic_write(path, lambda tmp: np.savez(tmp, meta=np.array(meta), fixed_noise=fixed_noise, **arrays),
                  needs=sum(a.nbytes for a in arrays.values()))
 
@@ -140,7 +148,8 @@ def read_checkpoint(path, meta_only=False, choices=None):
         raise CheckpointError("its metadata is missing or not JSON") from None
     if not isinstance(meta, dict):
         raise CheckpointError("its metadata is not a record")
-    bad = first_invalid(meta, checkpoint_checks(choices or {}), optional=("run_id", "settings", "first_row"))
+    bad = first_invalid(meta, checkpoint_checks(choices or {}),
+                        optional=("run_id", "settings", "first_row", "backend"))
     if bad:
         raise CheckpointError(f"its metadata has no valid {bad!r} ({meta.get(bad)!r})")
     return meta, arrays
@@ -155,16 +164,30 @@ def load_checkpoint(gan, path):
     variables = gan.state_variables()
     for key in sorted(set(variables) ^ (set(arrays) - {"fixed_noise"})):
         raise CheckpointError(f"array {key} is " + ("missing" if key in variables else "not this model's"))
-    for key, v in variables.items():
-        a = arrays[key]
-        if a.shape != tuple(v.shape) or a.dtype != np.dtype(v.dtype):
+    moved = meta.get("backend", "tensorflow") != backend.name()
+    for i, (key, v) in enumerate(sorted(variables.items())):
+        a, want = arrays[key], np.dtype(v.dtype)
+        if moved and is_random_state(key):
+            # Each backend has its own random generator (and its state's dtype): the
+            # stream goes on as the new backend's, from the run's seed and iteration.
+            a = arrays[key] = np.array([np.random.default_rng([meta.get("settings", {}).get("seed", 0),
+                                                               meta["iteration"], i]).integers(1, 2 ** 31 - 1), 0],
+                                       want)
+        elif a.dtype != want and a.dtype.kind in "iu" and want.kind in "iu" and a.size and \
+                np.iinfo(want).min <= a.min() and a.max() <= np.iinfo(want).max:
+            a = arrays[key] = a.astype(want)  # a counter kept in another backend's integer width
+        if a.shape != tuple(v.shape) or a.dtype != want:
             raise CheckpointError(f"array {key} is {a.dtype} {a.shape}, this model's is "
-                                  f"{np.dtype(v.dtype)} {tuple(v.shape)}")
+                                  f"{want} {tuple(v.shape)}")
     noise = arrays.get("fixed_noise")
     if not isinstance(noise, np.ndarray) or noise.shape != (25, gan.latent_dim) or noise.dtype != np.float32 \
             or not np.isfinite(noise).all():
         raise CheckpointError(f"fixed_noise is not 25 finite float32 latent points of size {gan.latent_dim}")
     gan.load_state(arrays)
+    if moved:
+        say(f"gan_2014: {path} was written on {meta.get('backend', 'tensorflow')} and resumes on {backend.name()}: "
+            "weights, optimizer state, iteration and the grids' noise carried; the random stream from here "
+            f"is {backend.name()}'s")
     best = None if meta["best"] is None else (int(meta["best"][0]), float(meta["best"][1]))
     return Restored(meta["iteration"], meta["elapsed"], noise, best, meta["collapsed_since"])
 
@@ -506,6 +529,7 @@ class RunFolder:
         if "run_id" in self.settings:  # a command-line run: run.json and the grid folder's mark
             self.claim_images()
             self.settings["checkpointed"] = self.restored is not None
+            self.settings["backend"] = backend.name()  # the backend it trains on now (a run may move)
             self.write_settings()
         WRITE_GUARDS.append(self.guard)  # every file it writes, checked just before it lands
         restored = self.restored or Restored(0, 0.0, None, None, None)

@@ -11,6 +11,7 @@ from gan_2014_utils.files import TF_BASE, file_problem, require_memory
 from gan_2014_utils.history import collapse_note
 from gan_2014_utils.options import (USAGE, Parser, count_or_zero, options_given, path_value, positive_int, random_seed,
                                     seed_value)
+from gan_2014_utils import backend
 from gan_2014_utils.process import UsageError, lazy, say
 from gan_2014_utils.run_folder import CHANGEABLE, CHECKPOINT, FIXED, SETTINGS, RunFolder
 
@@ -174,7 +175,7 @@ def train_main(argv, context, archs, d):
     model_class = archs[settings["arch"]]
     n_train, held_out = model_class.training_digits(len(x_all))
     x_train = x_all[:n_train]
-    keras.utils.set_random_seed(settings["seed"])  # the weights' initial values
+    backend.set_random_seed(settings["seed"])  # the weights' initial values
     gan = model_class(latent_dim=settings["latent_dim"], seed=settings["seed"], jit_compile=d["jit_compile"],
                       g_loss=settings["g_loss"], d_steps=settings["d_steps"], **model_class.options_for_data(x_train))
     gan.train_on_batch = settings["train_on_batch"]
