@@ -9,6 +9,7 @@ or one that is not installed, before Keras (and TensorFlow) is imported."""
 import importlib.util
 import json
 import os
+import sys
 
 SUPPORTED = ("tensorflow", "jax", "torch")
 INSTALL = {"tensorflow": "pip install -r requirements.txt", "jax": "pip install jax", "torch": "pip install torch"}
@@ -39,9 +40,17 @@ def problem():
     return None
 
 
-def name():
+def _keras():
+    """Keras, imported as the script imports it: its backend's start-up notices kept off the terminal."""
+    if "keras" not in sys.modules:
+        from gan_2014_utils.process import import_keras_quietly
+        import_keras_quietly()
     import keras
-    return keras.backend.backend()
+    return keras
+
+
+def name():
+    return _keras().backend.backend()
 
 
 # -----------------------------------------------------------------------------
@@ -185,7 +194,7 @@ def set_random_seed(seed):
     whenever it is installed: on JAX and torch that costs seconds, and with torch
     a TensorFlow loaded beside it can crash the process. Elsewhere the same steps:
     Keras's global seed (initial weights), Python's, NumPy's, torch's."""
-    import keras
+    keras = _keras()
     if name() == "tensorflow":
         return keras.utils.set_random_seed(seed)
     import random

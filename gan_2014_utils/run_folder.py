@@ -185,7 +185,7 @@ def load_checkpoint(gan, path):
         raise CheckpointError(f"fixed_noise is not 25 finite float32 latent points of size {gan.latent_dim}")
     gan.load_state(arrays)
     if moved:
-        say(f"gan_2014: {path} was written on {meta.get('backend', 'tensorflow')} and resumes on {backend.name()}: "
+        say(f"gan_2014: {path} was written on {meta.get('backend', 'tensorflow')} and is read on {backend.name()}: "
             "weights, optimizer state, iteration and the grids' noise carried; the random stream from here "
             f"is {backend.name()}'s")
     best = None if meta["best"] is None else (int(meta["best"][0]), float(meta["best"][1]))
