@@ -2,7 +2,7 @@
 """Generative Adversarial Nets (Goodfellow et al., 2014) on MNIST, in Keras 3.
 
 A faithful port of the article's `GAN_2014.py` (Keras-GAN's `gan/gan.py`, 2018)
-that really trains on today's TensorFlow/Keras 3: the same MLP generator and
+that really trains on today's Keras 3, on TensorFlow, JAX or PyTorch: the same MLP generator and
 discriminator, the same three `train_on_batch` steps per iteration, the same
 defaults. Beside it, `--arch paper`: the authors' own MNIST model
 (goodfeli/adversarial, mnist.yaml), a subclass with its own networks and update.
@@ -27,6 +27,7 @@ it stands on is the package beside it, gan_2014_utils/:
     generators.py  a trained generator from what --weights names
     train.py       the training command; options.py: the parser and its kinds of value
     commands.py    sample, evaluate, toy, and main's dispatch with its one-line errors
+    backend.py     what differs by Keras backend (TensorFlow, JAX, PyTorch): one compiled step, gradients
     process.py     errors, signals, TensorFlow's start-up notices; startup.py: the first lines
 """
 from gan_2014_utils import startup

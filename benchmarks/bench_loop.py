@@ -126,10 +126,10 @@ def paper_floor_step(gan):
         return tf.matmul(h, v3) + c3
 
     def step(x_train, batch_size):
-        per_epoch = tf.cast(tf.shape(x_train)[0] // batch_size, tf.int64)
+        per_epoch = tf.cast(tf.shape(x_train)[0] // batch_size, tf.int32)
         t = tf.convert_to_tensor(gan.updates)
         epoch, pos = t // per_epoch, t % per_epoch
-        real = tf.gather(x_train, tf.gather(gan.order, pos * batch_size + tf.range(batch_size, dtype=tf.int64)))
+        real = tf.gather(x_train, tf.gather(gan.order, pos * batch_size + tf.range(batch_size, dtype=tf.int32)))
         z = tf.random.stateless_uniform((batch_size, gan.latent_dim), seed=seed(gan.seed_generator.state),
                                         minval=-root3, maxval=root3)
         with tf.GradientTape(persistent=True) as tape:

@@ -22,7 +22,11 @@ Adam(0.0002, beta_1=0.5), minibatches of 32 drawn with replacement from the
 digits held in memory as one tensor. Timed over the same iterations.
 
 Both run as children of this process, alternately, --rounds times; the best
-round of each is compared (ours / peer).
+round of each is compared (ours / peer). With --backends, ours runs on each
+Keras backend named (KERAS_BACKEND), side by side in the same rounds; with
+--train-on-batch, also in the article's literal form on each:
+
+    python benchmarks/peer_pytorch.py --data mnist.npz --backends tensorflow,jax,torch --train-on-batch
 """
 import argparse
 import csv
@@ -86,12 +90,12 @@ def peer(data, iterations, warmup, out):
     return (time.perf_counter() - t0) / (iterations - warmup) * 1000
 
 
-def ours(data, iterations, warmup, out):
+def ours(data, iterations, warmup, out, backend="tensorflow", literal=False):
     """`python gan_2014.py` as a user runs it; ms per iteration from its history.csv."""
-    env = dict(os.environ)
+    env = dict(os.environ, KERAS_BACKEND=backend)
     subprocess.run([sys.executable, os.path.join(ROOT, "gan_2014.py"), "--data", data, "--epochs", str(iterations),
-                    "--seed", "0", "--run-dir", os.path.join(out, "run"), "--images", os.path.join(out, "images")],
-                   check=True, stdout=subprocess.DEVNULL, env=env)
+                    "--seed", "0", "--run-dir", os.path.join(out, "run"), "--images", os.path.join(out, "images")]
+                   + (["--train-on-batch"] if literal else []), check=True, stdout=subprocess.DEVNULL, env=env)
     with open(os.path.join(out, "run", "history.csv")) as f:
         seconds = {int(r["iteration"]): float(r["seconds"]) for r in csv.DictReader(f)}
     return (seconds[iterations] - seconds[warmup]) / (iterations - warmup) * 1000
@@ -103,26 +107,34 @@ def main():
     p.add_argument("--iterations", type=int, default=3000)
     p.add_argument("--warmup", type=int, default=500, help="iterations left out of the timing")
     p.add_argument("--rounds", type=int, default=2)
+    p.add_argument("--backends", default="tensorflow", help="Keras backends to run ours on, comma-separated")
+    p.add_argument("--train-on-batch", action="store_true", help="also time ours in the literal form")
     p.add_argument("--peer", action="store_true", help=argparse.SUPPRESS)  # the child that runs the peer
     args = p.parse_args()
     if args.peer:
         with tempfile.TemporaryDirectory() as out:
             print(f"ms {peer(args.data, args.iterations, args.warmup, out):.3f}", file=sys.stderr)
         return
-    times = {"ours": [], "peer": []}
+    kinds = [(b, lit) for b in args.backends.split(",") for lit in ((False, True) if args.train_on_batch else (False,))]
+    name = lambda b, lit: f"{b}{' --train-on-batch' if lit else ''}"
+    times = {"peer": [], **{name(*k): [] for k in kinds}}
     for r in range(args.rounds):
-        with tempfile.TemporaryDirectory() as out:
-            times["ours"].append(ours(args.data, args.iterations, args.warmup, out))
+        for b, lit in kinds:
+            with tempfile.TemporaryDirectory() as out:
+                times[name(b, lit)].append(ours(args.data, args.iterations, args.warmup, out, b, lit))
         child = subprocess.run([sys.executable, __file__, "--peer", "--data", args.data, "--iterations",
                                 str(args.iterations), "--warmup", str(args.warmup)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=True)
         times["peer"].append(float(child.stderr.split("ms ")[-1]))
-        print(f"round {r + 1}: gan_2014.py {times['ours'][-1]:.2f} ms, PyTorch-GAN loop {times['peer'][-1]:.2f} ms "
-              "per iteration", flush=True)
+        print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1]:.2f}" for k, v in times.items()) + " ms per iteration",
+              flush=True)
     best = {k: min(v) for k, v in times.items()}
-    print(f"best of {args.rounds}: gan_2014.py {best['ours']:.2f} ms, PyTorch-GAN loop {best['peer']:.2f} ms per "
-          f"iteration (iterations {args.warmup + 1}-{args.iterations}, batch 32); ours / peer = "
-          f"{best['ours'] / best['peer']:.2f}")
+    print(f"best of {args.rounds} (ms per iteration, iterations {args.warmup + 1}-{args.iterations}, batch 32):")
+    print(f"  PyTorch-GAN loop   {best['peer']:7.2f}")
+    for k in times:
+        if k != "peer":
+            print(f"  gan_2014.py on {k:<28} {best[k]:7.2f}   / tensorflow's default "
+                  f"{best[k] / best[name(kinds[0][0], False)]:.2f}   / peer {best[k] / best['peer']:.2f}")
 
 
 if __name__ == "__main__":
