@@ -39,9 +39,9 @@ import os
 
 import numpy as np
 
-from gan_2014_utils import backend, commands, process
+from gan_2014_utils import backend, commands, process, train
 from gan_2014_utils.pictures import save_grid
-from gan_2014_utils.run_folder import RunFolder
+from gan_2014_utils.run_folder import RunFolder, network_variables, optimizer_variables
 
 # Keras (and its backend: TensorFlow, JAX or PyTorch, as KERAS_BACKEND says)
 # takes seconds to import: these load on first use, so that --help and bad
@@ -317,32 +317,16 @@ class GAN:
         save_grid(gen_imgs, path)
         return path
 
-    # --- the state a checkpoint holds (its file is the run folder's) ---
+    # --- skip on a first read: what a checkpoint holds (its format is the run folder's) ---
 
     def weight_variables(self):
-        """Both networks' variables keyed by where they sit in their model (model,
-        layer position and kind, variable), so the key is the same in every process."""
-        state = {}
-        for model in (self.generator, self.discriminator):
-            for i, layer in enumerate(model.layers):
-                for v in layer.variables:  # incl. BatchNorm's statistics and Dropout's seed
-                    state[f"{model.name}/{i}-{type(layer).__name__}/{v.name}"] = v
-        return state
+        return network_variables(self.generator, self.discriminator)
 
     def state_variables(self):
-        """Weights, both Adams' slots (keyed by the weight they belong to), the random stream."""
+        """Every variable training changes: weights, both Adams' slots, the random stream."""
         weights = self.weight_variables()
-        state = dict(weights)
-        for name, opt in (("d_adam", self.discriminator.optimizer), ("g_adam", self.combined.optimizer)):
-            slots = {v.name: v for v in opt.variables}
-            state[f"{name}/iteration"] = opt.iterations
-            for key, w in weights.items():
-                for kind in ("momentum", "velocity"):
-                    slot = slots.get(f"{w.path.replace('/', '_')}_{kind}")
-                    if slot is not None:
-                        state[f"{name}/{key}/{kind}"] = slot
-        state["rng"] = self.seed_generator.state
-        return state
+        return {**weights, **optimizer_variables("d_adam", self.discriminator.optimizer, weights),
+                **optimizer_variables("g_adam", self.combined.optimizer, weights), "rng": self.seed_generator.state}
 
     def load_state(self, arrays):
         """Set every variable of state_variables() from `arrays` (checked beforehand by the run folder)."""
@@ -611,14 +595,38 @@ class ToyGAN(GAN):
 # this file with these models and these settings
 
 ARCHS = {GAN.arch: GAN, PaperGAN.arch: PaperGAN}  # --arch's names: a variant is a subclass, chosen here
+DEFAULTS = dict(epochs=EPOCHS, sample_interval=SAMPLE_INTERVAL, latent_dim=LATENT_DIM, images=IMAGES, run_dir=RUN_DIR,
+                checkpoint_interval=CHECKPOINT_INTERVAL, eval_every=EVAL_EVERY, arch=ARCH, g_loss=G_LOSS,
+                g_losses=G_LOSSES, d_steps=D_STEPS)
+
+
+def train_main(argv, context):
+    """Training (no command named): gan.py's __init__ and train(), after the
+    package has checked every input and the run's folder (run.json holds a
+    resumed run's settings)."""
+    run, x_all, source = train.open_run(argv, context, DEFAULTS, ARCHS)
+    settings = run.settings
+    gan_class = ARCHS[settings["arch"]]
+
+    # gan.py: (X_train, _), (_, _) = mnist.load_data(); X_train = X_train / 127.5 - 1.; a channel axis.
+    # x_all is MNIST's 60,000 training digits, uint8 in [0, 255] (the authors' model trains on 50,000).
+    n_train, _ = gan_class.training_digits(len(x_all))
+    x_train = gan_class.from_pixels(x_all[:n_train])  # float32 (n, 28, 28, 1) in [-1, 1], the tanh's range
+
+    backend.set_random_seed(settings["seed"])  # the weights' initial values
+    gan = gan_class(latent_dim=settings["latent_dim"], seed=settings["seed"], jit_compile=JIT_COMPILE,
+                    g_loss=settings["g_loss"], d_steps=settings["d_steps"],
+                    **gan_class.options_for_data(x_all[:n_train]))
+    gan.train_on_batch = settings["train_on_batch"]
+    started = train.begin(run, gan, x_all, n_train, source, DEFAULTS)  # a checkpoint restored; the start line
+    gan.train(x_train, epochs=settings["epochs"], batch_size=settings["batch_size"],
+              sample_interval=settings["sample_interval"], run=run)
+    train.done(run, started)
 
 
 def main(argv=None):
     """`python gan_2014.py [sample | evaluate | toy] [options]`; training when no command is named."""
-    defaults = dict(epochs=EPOCHS, sample_interval=SAMPLE_INTERVAL, latent_dim=LATENT_DIM, images=IMAGES,
-                    run_dir=RUN_DIR, checkpoint_interval=CHECKPOINT_INTERVAL, eval_every=EVAL_EVERY,
-                    arch=ARCH, g_loss=G_LOSS, g_losses=G_LOSSES, d_steps=D_STEPS, jit_compile=JIT_COMPILE)
-    commands.main(argv, ARCHS, ToyGAN, defaults)
+    commands.main(argv, train_main, ARCHS, ToyGAN, dict(DEFAULTS, jit_compile=JIT_COMPILE))
 
 
 if __name__ == "__main__":

@@ -33,12 +33,16 @@ process.import_keras_quietly()  # TensorFlow's C++ start-up notices off the term
 def g_gradient(gan, z):
     """(|grad of G's loss wrt G's weights|, mean D(G(z))) on the batch z, with the
     networks in the mode their training step uses for G (D's dropout off)."""
-    import tensorflow as tf
-    with tf.GradientTape() as tape:
+    import keras
+    from gan_2014_utils import backend
+    ops = keras.ops
+
+    def objective():
         d = gan.discriminator(gan.generator(z, training=True), training=False)
-        loss = tf.reduce_mean(gan_2014.generator_objective(gan.g_loss, d))
-    grads = tape.gradient(loss, gan.generator.trainable_variables)
-    return float(tf.linalg.global_norm(grads)), float(tf.reduce_mean(d))
+        return (ops.mean(gan_2014.generator_objective(gan.g_loss, d)),), d
+    _, d, (grads,) = backend.gradients(objective, [gan.generator.trainable_variables])
+    norm = ops.sqrt(sum(ops.sum(ops.square(g)) for g in grads))
+    return float(ops.convert_to_numpy(norm)), float(ops.convert_to_numpy(ops.mean(d)))
 
 
 def main():
@@ -49,7 +53,6 @@ def main():
     p.add_argument("--iterations", type=int, default=2000)
     p.add_argument("--out", default="g-loss.png")
     args = p.parse_args()
-    import tensorflow as tf
     import keras
     (x_all, _), _ = load_mnist(args.data)
     rows, curves = [], {}
@@ -59,7 +62,7 @@ def main():
         n_train, _ = cls.training_digits(len(x_all))
         x_sigma, x_scored, _ = monitor_digits(x_all, n_train)
         monitor = evaluation.heldout_monitor(x_sigma, x_scored)
-        x_train = tf.convert_to_tensor(cls.from_pixels(x_all[:n_train]))
+        x_train = keras.ops.convert_to_tensor(cls.from_pixels(x_all[:n_train]))
         for loss in gan_2014.G_LOSSES:
             for seed in range(args.seeds):
                 t = time.perf_counter()

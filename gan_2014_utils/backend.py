@@ -164,7 +164,7 @@ def _jax_gradients(objectives, wrt):
     import jax
     import keras
     flat = [v for variables in wrt for v in variables]
-    others = [v for v in TRACING[-1] if all(v is not w for w in flat)]
+    others = [v for v in TRACING[-1] if all(v is not w for w in flat)] if TRACING else []  # [] eagerly
     other_values = [v.value for v in others]
 
     def f(values):

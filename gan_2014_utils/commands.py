@@ -376,13 +376,13 @@ def how_it_ended(e, run_dir):
                + (f"; the details are in {log} (please send it with a bug report)" if log else ""))
 
 
-def main(argv, archs, toy, defaults):
-    """Run one command (training when argv names none) with gan_2014.py's models
-    (`archs`, by --arch name; `toy`, Figure 1's) and settings (`defaults`);
+def main(argv, train_main, archs, toy, defaults):
+    """Run one command (training when argv names none: gan_2014.py's `train_main`)
+    with gan_2014.py's models (`archs`, by --arch name; `toy`, Figure 1's) and settings (`defaults`);
     exits with its status when it fails, after one line on stderr."""
     argv = sys.argv[1:] if argv is None else list(argv)
     command = argv.pop(0) if argv and argv[0] in COMMANDS else "train"
-    run = {"train": lambda: train.train_main(argv, context, archs, defaults),
+    run = {"train": lambda: train_main(argv, context),
            "sample": lambda: sample_main(argv, context, archs),
            "evaluate": lambda: evaluate_main(argv, context, archs),
            "toy": lambda: toy_main(argv, context, toy, defaults["jit_compile"])}[command]

@@ -113,6 +113,27 @@ def checkpoint_checks(choices):
 Restored = collections.namedtuple("Restored", "iteration elapsed fixed_noise best collapsed_since")
 
 
+def network_variables(*models):
+    """The networks' variables keyed by where they sit in their model (model,
+    layer position and kind, variable), so a key is the same in every process
+    and on every backend; BatchNorm's statistics and Dropout's seeds included."""
+    return {f"{model.name}/{i}-{type(layer).__name__}/{v.name}": v
+            for model in models for i, layer in enumerate(model.layers) for v in layer.variables}
+
+
+def optimizer_variables(name, optimizer, weights):
+    """A Keras optimizer's step count and slots (Adam's momentum and velocity),
+    keyed by the weight each belongs to (Keras names a slot by its weight's path)."""
+    slots = {v.name: v for v in optimizer.variables}
+    state = {f"{name}/iteration": optimizer.iterations}
+    for key, w in weights.items():
+        for kind in ("momentum", "velocity"):
+            slot = slots.get(f"{w.path.replace('/', '_')}_{kind}")
+            if slot is not None:
+                state[f"{name}/{key}/{kind}"] = slot
+    return state
+
+
 def is_random_state(key):
     """A random generator's state among a model's state_variables(): its stream's and its Dropout layers'."""
     return key == "rng" or key.endswith("/seed_generator_state")

@@ -168,23 +168,17 @@ def open_run(argv, context, d, archs):
     return run, x_all, data_path or "keras.datasets.mnist"
 
 
-def train_main(argv, context, archs, d):
-    """The run's folder opened and checked; the model built (and restored); train."""
-    run, x_all, source = open_run(argv, context, d, archs)
-    settings = run.settings
-    model_class = archs[settings["arch"]]
-    n_train, held_out = model_class.training_digits(len(x_all))
-    x_train = x_all[:n_train]
-    backend.set_random_seed(settings["seed"])  # the weights' initial values
-    gan = model_class(latent_dim=settings["latent_dim"], seed=settings["seed"], jit_compile=d["jit_compile"],
-                      g_loss=settings["g_loss"], d_steps=settings["d_steps"], **model_class.options_for_data(x_train))
-    gan.train_on_batch = settings["train_on_batch"]
+def begin(run, gan, x_all, n_train, source, d):
+    """After the model is built: the checkpoint restored into it, the held-out
+    monitor, the start line and notes. Returns the clock's start."""
+    settings, model_class = run.settings, type(gan)
     restored = run.restore(gan)
     monitored = ""
     if settings["eval_every"]:
         x_sigma, x_scored, monitored = monitor_digits(x_all, n_train)
         run.monitor = heldout_monitor(x_sigma, x_scored)
     run.progress = sys.stdout.isatty() and settings["log_every"] is None
+    held_out = model_class.training_digits(len(x_all))[1]
     say(start_line(run, d, n_train, len(x_all), held_out, source, monitored))
     if model_class.arch == "paper" and settings["batch_size"] != model_class.batch_size:
         print(f"gan_2014: note: the authors trained with batch {model_class.batch_size}, and mnist.yaml's learning "
@@ -192,8 +186,9 @@ def train_main(argv, context, archs, d):
               flush=True)
     if restored is not None and restored.collapsed_since is not None:
         say(collapse_note(run.path(CHECKPOINT), restored.collapsed_since))
-    t = time.perf_counter()
-    gan.train(model_class.from_pixels(x_train), epochs=settings["epochs"], batch_size=settings["batch_size"],
-              sample_interval=settings["sample_interval"], run=run)
-    say(f"gan_2014: done in {time.perf_counter() - t:.0f} s; grids in {run.images}/, "
+    return time.perf_counter()
+
+
+def done(run, started):
+    say(f"gan_2014: done in {time.perf_counter() - started:.0f} s; grids in {run.images}/, "
         f"history, checkpoint and weights in {run.dir}/")
