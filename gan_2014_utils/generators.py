@@ -119,7 +119,7 @@ def load_generator(found, archs):
     gan = archs[found.arch](latent_dim=found.latent_dim, jit_compile=False)
     if found.kind == "checkpoint":
         try:
-            load_checkpoint(gan, found.path)
+            load_checkpoint(gan, found.path, resuming=False)
         except CheckpointError as e:
             raise UsageError(f"--weights {found.path}: not usable ({e})") from None
     else:

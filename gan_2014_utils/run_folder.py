@@ -176,8 +176,9 @@ def read_checkpoint(path, meta_only=False, choices=None):
     return meta, arrays
 
 
-def load_checkpoint(gan, path):
-    """Restore a checkpoint into `gan`, every array checked first; returns a Restored."""
+def load_checkpoint(gan, path, resuming=True):
+    """Restore a checkpoint into `gan`, every array checked first; returns a Restored.
+    `resuming`: say so in one line when the run moves to another backend."""
     meta, arrays = read_checkpoint(path)
     if meta["arch"] != gan.arch or meta["latent_dim"] != gan.latent_dim:
         raise CheckpointError(f"it is for arch {meta['arch']} with latent size {meta['latent_dim']}, "
@@ -205,7 +206,7 @@ def load_checkpoint(gan, path):
             or not np.isfinite(noise).all():
         raise CheckpointError(f"fixed_noise is not 25 finite float32 latent points of size {gan.latent_dim}")
     gan.load_state(arrays)
-    if moved:
+    if moved and resuming:
         say(f"gan_2014: {path} was written on {meta.get('backend', 'tensorflow')} and is read on {backend.name()}: "
             "weights, optimizer state, iteration and the grids' noise carried; the random stream from here "
             f"is {backend.name()}'s")

@@ -19,7 +19,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 def build(arch, form):
     import gan_2014
-    gan = gan_2014.ARCHS[arch](seed=3, jit_compile=False)
+    gan = gan_2014.ARCHS[arch](seed=3, jit_compile=os.environ.get("GAN_2014_XLA") == "1")
     gan.train_on_batch = form == "literal"
     for layer in gan.discriminator.layers:
         if hasattr(layer, "rate"):
@@ -65,7 +65,7 @@ def inject(gan, z_fake, z_gen, x_real):
         from gan_2014_utils import backend
         gan._draw_batch = draw_batch
         gan._draw = draw_batch
-        gan._three_steps = backend.compiled(gan.three_steps, gan.all_variables(), False)
+        gan._three_steps = backend.compiled(gan.three_steps, gan.all_variables(), os.environ.get("GAN_2014_XLA") == "1")
 
 
 def main(arch, form, src, dst):
