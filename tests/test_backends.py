@@ -107,7 +107,34 @@ def test_kill_9_then_resume_on_each_backend_gives_the_uninterrupted_history_and_
     assert "resuming from iteration" in resumed.stdout
     assert "tensorflow loaded: False" in resumed.stdout  # with torch, a TensorFlow beside it crashes the process
     assert losses_of(tmp_path / "killed") == losses_of(tmp_path / "whole")
+    grids = lambda folder: {k: v for k, v in tree(folder / "images").items() if k != ".gan_2014-run"}  # not the run id
+    assert grids(tmp_path / "killed") == grids(tmp_path / "whole")  # the grids and the GIF, byte for byte
     assert json.loads((tmp_path / "killed" / "run" / "run.json").read_text())["backend"] == other
+
+
+def test_every_command_runs_on_each_backend(tmp_path, other):
+    """Both --arch, --train-on-batch, --d-steps, --g-loss, --eval-every, --resume,
+    sample (a grid, --nearest, --interpolate), evaluate and toy, in one child."""
+    make_tiny_mnist(tmp_path / "tiny.npz")
+    code = ("import sys; sys.path.insert(0, %r); import gan_2014\n"
+            "from gan_2014_utils import evaluation, train\n"  # held-out estimates on 500 samples: the same code
+            "train.heldout_monitor = lambda *a: evaluation.heldout_monitor(*a, samples=500)\n"
+            "m = gan_2014.main\n"
+            "m(['--data', 'tiny.npz', '--arch', 'paper', '--epochs', '4', '--batch-size', '16', '--run-dir', 'p',\n"
+            "   '--images', 'pi', '--eval-every', '2', '--g-loss', 'minimax'])\n"
+            "m(['--data', 'tiny.npz', '--epochs', '2', '--batch-size', '16', '--train-on-batch', '--d-steps', '2'])\n"
+            "m(['--resume', '--epochs', '4'])\n"
+            "m(['sample', '--weights', 'run', '--out', 'grid.png'])\n"
+            "m(['sample', '--weights', 'p', '--nearest', '--data', 'tiny.npz', '--out', 'nearest.png'])\n"
+            "m(['sample', '--weights', 'run', '--interpolate', '4', '--n', '2', '--out', 'line.png'])\n"
+            "m(['evaluate', '--weights', 'p', '--data', 'tiny.npz', '--samples', '200'])\n"
+            "m(['toy', '--iterations', '20', '--out', 'toy.png'])\n"
+            "print('tensorflow loaded:', 'tensorflow' in sys.modules)\n") % ROOT
+    done = child(other, "-c", code, cwd=tmp_path)
+    assert "tensorflow loaded: False" in done.stdout
+    assert "resuming from iteration 2" in done.stdout and "Parzen LL" in done.stdout and "Figure 1 written" in done.stdout
+    for name in ("grid.png", "nearest.png", "line.png", "toy.png", "run/generator.weights.h5", "p/best/best.json"):
+        assert (tmp_path / name).is_file(), name
 
 
 def test_a_run_moves_from_tensorflow_to_another_backend_and_back(tmp_path, other, no_xla, monkeypatch, capsys):
