@@ -146,7 +146,12 @@ def import_keras_quietly():
     backend (with torch, TensorFlow imported first makes torch's layers crash),
     and then it probes its devices here (where the cuInit notice comes from)."""
     with without_startup_notices():
-        import keras
+        try:
+            import keras
+        except ImportError as e:  # an installed backend that does not import (a broken or partial install)
+            from gan_2014_utils.backend import INSTALL, chosen
+            raise UsageError(f"KERAS_BACKEND={chosen()}: Keras could not import it ({one_line(e)}); reinstall it "
+                             f"({INSTALL.get(chosen(), 'pip install keras')}) or pick another backend") from None
         if keras.backend.backend() == "tensorflow":
             import tensorflow
             tensorflow.config.list_physical_devices()

@@ -164,6 +164,7 @@ def open_run(argv, context, d, archs):
     (x_all, _), _ = mnist
     model_class = archs[run.settings["arch"]]
     check_sizes(run.settings, model_class, model_class.training_digits(len(x_all))[0], len(x_all), data_path)
+    backend.name()  # Keras and its backend imported (one that does not import is refused) before folders are made
     run.check_writes()
     return run, x_all, data_path or "keras.datasets.mnist"
 

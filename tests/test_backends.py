@@ -199,3 +199,22 @@ def test_a_backend_that_is_not_installed_gives_the_pip_command(tmp_path, monkeyp
     err = capsys.readouterr().err
     assert e.value.code == 2 and "pip install jax" in err and err.count("\n") == 1
     assert tree(tmp_path) == before
+
+
+def test_a_backend_that_does_not_import_is_one_line_before_any_folder_is_made(tmp_path):
+    """An installed backend whose import fails (a broken or partial install: a jax
+    that raises ImportError, first on the path) is refused like a missing one."""
+    fake = tmp_path / "fake" / "jax"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("raise ImportError('libjax.so: cannot open shared object file')\n")
+    project = tmp_path / "project"
+    project.mkdir()
+    make_tiny_mnist(project / "tiny.npz")
+    before = tree(project)
+    env = dict(os.environ, KERAS_BACKEND="jax", PYTHONPATH=str(tmp_path / "fake"))
+    for args in (["--data", "tiny.npz"], ["sample", "--weights", os.path.join(ROOT, "pretrained", "paper-mnist.weights.h5")]):
+        done = subprocess.run([sys.executable, SCRIPT, *args], cwd=project, capture_output=True, text=True,
+                              timeout=120, env=env)
+        assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+        assert "libjax.so" in done.stderr and "pip install jax" in done.stderr
+        assert tree(project) == before
