@@ -9,7 +9,7 @@ import zipfile
 
 import numpy as np
 
-from gan_2014_utils import backend, files, train
+from gan_2014_utils import backend, files
 from gan_2014_utils.data import load_mnist, sigma_digits, unit_pixels
 from gan_2014_utils.evaluation import (classifier_figures, generate, load_or_train_classifier, nearest_digits,
                                        parzen_evaluate)

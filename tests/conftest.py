@@ -56,3 +56,14 @@ def no_xla(monkeypatch):
     run's time. For tests of folders and messages, not of the numbers."""
     import gan_2014
     monkeypatch.setattr(gan_2014, "JIT_COMPILE", False)
+
+
+@pytest.fixture(params=("jax", "torch"))
+def other(request):
+    """The other Keras backends in turn, each skipped saying why when it is not installed."""
+    import importlib.util
+
+    from gan_2014_utils.backend import INSTALL
+    if importlib.util.find_spec(request.param) is None:
+        pytest.skip(f"{request.param} is not installed ({INSTALL[request.param]}); .ci/run installs it")
+    return request.param

@@ -27,7 +27,18 @@ def make_tiny_mnist(path, n_train=200, n_test=50, seed=0):
     return str(path)
 
 
-NO_XLA = dict(os.environ, GAN_2014_XLA="0")  # a subprocess's trainings without XLA's ~10 s compile
+NO_XLA = dict(os.environ, GAN_2014_XLA="0")
+
+
+def child(backend, *args, cwd, check=True):
+    """`python ARGS` with KERAS_BACKEND=backend; asserts it succeeded unless check=False."""
+    # JAX compiled (its eager ops are dispatched one by one: twice the time of a jit); elsewhere not
+    env = dict(os.environ, KERAS_BACKEND=backend, GAN_2014_XLA="1" if backend == "jax" else "0")
+    done = subprocess.run([sys.executable, *map(str, args)], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=600)
+    if check:
+        assert done.returncode == 0, done.stderr[-3000:]
+    return done  # a subprocess's trainings without XLA's ~10 s compile
 
 
 def run_script(*args, cwd, timeout=300, **kwargs):
