@@ -111,8 +111,9 @@ class GAN:
         # one stateful generator, on the device, so it is checkpointed with the run.
         self.seed_generator = keras.random.SeedGenerator(seed)
         # Each form of the iteration as one compiled call (tf.function, jax.jit, or eager torch).
-        self._draw = backend.compiled(self._draw_batch, self.all_variables(), jit_compile)
-        self._three_steps = backend.compiled(self.three_steps, self.all_variables(), jit_compile)
+        state = self.all_variables()
+        self._draw = backend.compiled(self._draw_batch, state, jit_compile)
+        self._three_steps = backend.compiled(self.three_steps, state, jit_compile)
         self._labels = {}
 
     def build_models(self, jit_compile):
@@ -611,14 +612,14 @@ def train_main(argv, context):
     # gan.py: (X_train, _), (_, _) = mnist.load_data(); X_train = X_train / 127.5 - 1.; a channel axis.
     # x_all is MNIST's 60,000 training digits, uint8 in [0, 255] (the authors' model trains on 50,000).
     n_train, _ = gan_class.training_digits(len(x_all))
-    x_train = gan_class.from_pixels(x_all[:n_train])  # float32 (n, 28, 28, 1) in [-1, 1], the tanh's range
+    x_train = gan_class.from_pixels(x_all[:n_train])  # float32 (n, 28, 28, 1): [-1, 1] (tanh); the authors' [0, 1]
 
     backend.set_random_seed(settings["seed"])  # the weights' initial values
     gan = gan_class(latent_dim=settings["latent_dim"], seed=settings["seed"], jit_compile=JIT_COMPILE,
                     g_loss=settings["g_loss"], d_steps=settings["d_steps"],
                     **gan_class.options_for_data(x_all[:n_train]))
     gan.train_on_batch = settings["train_on_batch"]
-    started = train.begin(run, gan, x_all, n_train, source, DEFAULTS)  # a checkpoint restored; the start line
+    started = train.begin(run, gan, x_all, source, DEFAULTS)  # a checkpoint restored; the start line
     gan.train(x_train, epochs=settings["epochs"], batch_size=settings["batch_size"],
               sample_interval=settings["sample_interval"], run=run)
     train.done(run, started)

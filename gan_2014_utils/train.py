@@ -169,17 +169,17 @@ def open_run(argv, context, d, archs):
     return run, x_all, data_path or "keras.datasets.mnist"
 
 
-def begin(run, gan, x_all, n_train, source, d):
+def begin(run, gan, x_all, source, d):
     """After the model is built: the checkpoint restored into it, the held-out
     monitor, the start line and notes. Returns the clock's start."""
     settings, model_class = run.settings, type(gan)
+    n_train, held_out = model_class.training_digits(len(x_all))
     restored = run.restore(gan)
     monitored = ""
     if settings["eval_every"]:
         x_sigma, x_scored, monitored = monitor_digits(x_all, n_train)
         run.monitor = heldout_monitor(x_sigma, x_scored)
     run.progress = sys.stdout.isatty() and settings["log_every"] is None
-    held_out = model_class.training_digits(len(x_all))[1]
     say(start_line(run, d, n_train, len(x_all), held_out, source, monitored))
     if model_class.arch == "paper" and settings["batch_size"] != model_class.batch_size:
         print(f"gan_2014: note: the authors trained with batch {model_class.batch_size}, and mnist.yaml's learning "

@@ -15,6 +15,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from gan_2014_utils.run_folder import is_random_state  # noqa: E402
 
 
 def build(arch, form):
@@ -25,10 +26,6 @@ def build(arch, form):
         if hasattr(layer, "rate"):
             layer.rate = 0.0
     return gan
-
-
-def is_random_state(key):
-    return key == "rng" or key.endswith("/seed_generator_state")
 
 
 def state_of(gan):

@@ -3,21 +3,18 @@ that is not installed, one that does not import: one line, exit 2, nothing
 written."""
 import importlib.util
 import os
-import subprocess
-import sys
 
 import pytest
 
 import gan_2014
-from helpers import ROOT, SCRIPT, make_tiny_mnist, tree
+from helpers import ROOT, make_tiny_mnist, run_script, tree
 
 
 @pytest.mark.parametrize("name", ["numpy", "openvino", "tensorfow"])
 def test_a_backend_we_do_not_run_on_is_one_line_naming_the_three(tmp_path, name):
     make_tiny_mnist(tmp_path / "tiny.npz")
     before = tree(tmp_path)
-    done = subprocess.run([sys.executable, SCRIPT, "--data", "tiny.npz"], cwd=tmp_path, capture_output=True,
-                          text=True, timeout=120, env=dict(os.environ, KERAS_BACKEND=name))
+    done = run_script("--data", "tiny.npz", cwd=tmp_path, env=dict(os.environ, KERAS_BACKEND=name))
     assert done.returncode == 2, done.stderr
     assert done.stderr.count("\n") == 1 and "tensorflow, jax, torch" in done.stderr and name in done.stderr
     assert tree(tmp_path) == before
@@ -49,8 +46,7 @@ def test_a_backend_that_does_not_import_is_one_line_before_any_folder_is_made(tm
     before = tree(project)
     env = dict(os.environ, KERAS_BACKEND="jax", PYTHONPATH=str(tmp_path / "fake"))
     for args in (["--data", "tiny.npz"], ["sample", "--weights", os.path.join(ROOT, "pretrained", "paper-mnist.weights.h5")]):
-        done = subprocess.run([sys.executable, SCRIPT, *args], cwd=project, capture_output=True, text=True,
-                              timeout=120, env=env)
+        done = run_script(*args, cwd=project, env=env)
         assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
         assert "libjax.so" in done.stderr and "pip install jax" in done.stderr
         assert tree(project) == before

@@ -7,6 +7,7 @@ import os
 import numpy as np
 import pytest
 
+from gan_2014_utils.run_folder import is_random_state
 from helpers import ROOT, child, make_tiny_mnist
 from test_iteration_forms import assert_same_state
 
@@ -35,7 +36,7 @@ def test_one_iteration_on_each_backend_equals_tensorflows_to_float32_rounding(tm
     one_iteration.main(arch, form, src, tmp_path / "tensorflow.npz")
     child(other, os.path.join(HERE, "one_iteration.py"), arch, form, src, tmp_path / f"{other}.npz", cwd=tmp_path)
     with np.load(tmp_path / "tensorflow.npz") as a, np.load(tmp_path / f"{other}.npz") as b, np.load(src) as s:
-        ours = {k: a[k] for k in a.files if not one_iteration.is_random_state(k)}
+        ours = {k: a[k] for k in a.files if not is_random_state(k)}
         theirs = {k: b[k].astype(a[k].dtype) for k in ours}
         start = {k: s[k].astype(a[k].dtype) for k in ours if k != "losses"}
     # a loss is a batch mean of cross-entropies: float32 rounding of 16 terms and their logs
