@@ -18,7 +18,9 @@ This file is the GAN, read top to bottom: the settings; Keras-GAN's GAN (its
 networks, one iteration, the training loop); the authors' model; Figure 1's
 1-D model; main. docs/keras3.md maps gan.py's lines to this file's. The tool
 it stands on is the package beside it, gan_2014_utils/:
-    run_folder.py  every file a run writes (RunFolder), its settings, the checkpoint's format
+    run_folder.py  a run's folders checked before anything is written (RunFolder), its settings,
+                   the checkpoint's format; recorder.py: every file a training writes (Recorder)
+    events.py      TensorBoard's event files (the losses, the grids, the settings), without TensorFlow
     files.py       whole (atomic) writes, locks, kinds of path, checked .npz reading
     history.py     history.csv, losses.png, the collapse watch
     pictures.py    the grids, mosaics and progress.gif
@@ -100,6 +102,7 @@ class GAN:
     img_shape = (28, 28, 1)
     learning_rate = LEARNING_RATE
     separate_d_steps = True  # D and G are updated one after the other: --d-steps may repeat D's
+    logged = {}              # what TensorBoard plots beside the losses (the authors' model: its schedule)
 
     def __init__(self, latent_dim=LATENT_DIM, seed=None, jit_compile=True, g_loss=G_LOSS, d_steps=D_STEPS,
                  train_on_batch=False):
@@ -281,34 +284,34 @@ class GAN:
         """gan.py's train: `epochs` iterations (gan.py's word) on digits already in
         the model's range (`from_pixels`), gan.py's log line, a grid every
         `sample_interval`. Everything the run writes (history.csv, grids,
-        checkpoints, best/, the final weights) goes through `run`, a RunFolder
-        (default: run/ and images/), which also continues the checkpoint it was
-        given. Returns the history's rows. Raises Stopped on a signal (after a
+        checkpoints, best/, the final weights, TensorBoard's events) goes through
+        `run`, a RunFolder (default: run/ and images/), which also continues the
+        checkpoint it was given. Returns the history's rows. Raises Stopped on a signal (after a
         checkpoint) or on non-finite numbers."""
         run = run or RunFolder(RUN_DIR, IMAGES, dict(checkpoint_interval=CHECKPOINT_INTERVAL))
         batch_size = batch_size or self.batch_size
         x_train = ops.convert_to_tensor(x_train, "float32")  # once: on the device for the run
-        with run.training(self, epochs) as (start, fixed_noise):
-            for it in range(start + 1, epochs + 1):
+        with run.training(self, epochs) as record:  # every file of the run, from here to the end
+            for it in range(record.start + 1, epochs + 1):
                 # ---- one of gan.py's "epochs": D on real, D on fake, G through the frozen D ----
                 d_loss_real, d_loss_fake, g_loss = self.train_iteration(x_train, batch_size)
                 d_loss = 0.5 * np.add(d_loss_real, d_loss_fake)
 
                 # ---- gan.py's log line (a progress bar on a terminal); ours: history.csv,
-                #      the held-out estimate, the collapse watch ----
-                run.record(self, it, d_loss_real, d_loss_fake, d_loss, g_loss)
-                if run.log_due(it, epochs, sample_interval):
+                #      TensorBoard's events, the held-out estimate, the collapse watch ----
+                record.record(self, it, d_loss_real, d_loss_fake, d_loss, g_loss)
+                if record.log_due(it, sample_interval):
                     print(LOG_LINE % (it, d_loss[0], 100 * d_loss[1], g_loss), flush=True)
 
                 # ---- gan.py's grids: the same 25 noise vectors every time ----
                 if it % sample_interval == 0 or it == epochs:
-                    run.add_grid(it, self.sample_images(it, run.images, fixed_noise))
+                    record.add_grid(it, self.sample_images(it, run.images, record.fixed_noise))
 
                 # ---- ours: a checkpoint to resume from; a signal stops here, after one ----
-                if run.checkpoint_due(it, epochs):
-                    run.save_checkpoint(self, it, fixed_noise)
-        run.finish(self, epochs, fixed_noise)  # the final weights, the GIF, the last checkpoint
-        return run.history
+                if record.checkpoint_due(it):
+                    record.save_checkpoint(self, it)
+        record.finish(self)  # the final weights, the GIF, the last checkpoint
+        return record.history
 
     def sample_images(self, iteration, folder, noise):
         """Save <folder>/<iteration>.png, a 5x5 grid of the generator's digits for
@@ -489,7 +492,7 @@ class PaperGAN(GAN):
         self.updates.assign(t + 1)
         acc_real = ops.mean(ops.cast(y_real > 0.5, "float32"))
         acc_fake = ops.mean(ops.cast(y_fake < 0.5, "float32"))
-        return ops.stack([loss_real, acc_real, loss_fake, acc_fake, g_obj])
+        return ops.stack([loss_real, acc_real, loss_fake, acc_fake, g_obj, lr, momentum])
 
     def train_iteration(self, x_train, batch_size):
         """One of the authors' updates (D and G together). Returns gan.py's loop's
@@ -497,8 +500,10 @@ class PaperGAN(GAN):
         if self._order_of is None or self._host_updates >= self._next_shuffle:
             self.shuffle(int(x_train.shape[0]), batch_size)
             self._host_updates = int(ops.convert_to_numpy(self.updates))
-        r_loss, r_acc, f_loss, f_acc, g_loss = ops.convert_to_numpy(self._step(x_train, batch_size)).tolist()
+        r_loss, r_acc, f_loss, f_acc, g_loss, lr, momentum = ops.convert_to_numpy(
+            self._step(x_train, batch_size)).tolist()
         self._host_updates += 1
+        self.logged = {"schedule/learning_rate": lr, "schedule/momentum": momentum}
         return [r_loss, r_acc], [f_loss, f_acc], g_loss
 
     # --- skip on a first read: pylearn2's pass-by-pass shuffle, and what a checkpoint holds ---

@@ -73,8 +73,8 @@ def add_generator_option(p):
 
 
 def flag(key):
-    """A setting's option: batch_size -> --batch-size."""
-    return "--" + key.replace("_", "-")
+    """A setting's option: batch_size -> --batch-size (tensorboard: --no-tensorboard, its only option)."""
+    return "--no-tensorboard" if key == "tensorboard" else "--" + key.replace("_", "-")
 
 
 def options_given(args, keys):

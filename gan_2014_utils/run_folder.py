@@ -1,29 +1,23 @@
-"""A run's two folders and every file written there: RunFolder checks them
-before anything is written, keeps the run's settings (run.json), writes and
-records each file, and continues a checkpoint; the checkpoint's file format
-(an .npz of the model's state_variables() and a JSON record) is here too."""
+"""A run's two folders: RunFolder checks them, and everything it would
+continue, before anything is written, and keeps the run's settings (run.json);
+its `training` hands the writing to a recorder.Recorder. The checkpoint's file
+format (an .npz of the model's state_variables() and a JSON record) is here too."""
 import collections
 import contextlib
-import csv
 import json
 import math
 import os
-import shutil
-import signal
-import time
 
 import numpy as np
 
-from gan_2014_utils import backend
+from gan_2014_utils import backend, events
 from gan_2014_utils.data import data_digest
-from gan_2014_utils.files import (WRITE_GUARDS, atomic_write, check_writable_dir, file_sha256, kind_of, lock_folder,
-                                  read_npz, BadFile, remove_temporaries, still_locked, write_text)
-from gan_2014_utils.history import (COLUMN, HISTORY, CollapseWatch, RecentMean, flush, plot_history, progress_bar,
-                                    read_history, row_text, rows_digest, write_history, write_row)
+from gan_2014_utils.files import atomic_write, check_writable_dir, file_sha256, kind_of, lock_folder, read_npz, \
+    BadFile, still_locked, write_text
+from gan_2014_utils.history import COLUMN, HISTORY, read_history, rows_digest
 from gan_2014_utils.options import flag, options_given
-from gan_2014_utils.pictures import GIF, OWNER, grid_files, grid_owner, is_grid_name, make_gif
-from gan_2014_utils.process import (CheckpointError, FolderGone, FolderInUse, Interrupted, Stopped, UsageError,
-                                    WriteError, lazy, one_line, say)
+from gan_2014_utils.pictures import GIF, OWNER, grid_files, grid_owner, is_grid_name
+from gan_2014_utils.process import CheckpointError, FolderGone, FolderInUse, Stopped, UsageError, lazy, say
 
 keras = lazy("keras")
 
@@ -34,7 +28,7 @@ RUN_FILES = (SETTINGS, CHECKPOINT, HISTORY, "losses.png") + FINAL_WEIGHTS
 # Settings a run keeps for life, and those a resumed run may change; IDENTITY: the
 # fields of run.json that must equal the copy in the run's checkpoint (the grid
 # folder and data path are where the run's files are now: a moved run may change them).
-FIXED = ("arch", "latent_dim", "batch_size", "seed", "images", "g_loss", "d_steps", "train_on_batch")
+FIXED = ("arch", "latent_dim", "batch_size", "seed", "images", "g_loss", "d_steps", "train_on_batch", "tensorboard")
 CHANGEABLE = ("epochs", "sample_interval", "log_every", "checkpoint_interval", "eval_every")
 IDENTITY = ("run_id", "arch", "latent_dim", "batch_size", "seed", "g_loss", "d_steps", "train_on_batch",
             "data_sha256")
@@ -80,6 +74,7 @@ def setting_checks(choices):
             "checkpoint_interval": count(1), "eval_every": count(0), "g_loss": one_of("g_loss"),
             "d_steps": count(1), "checkpointed": lambda v: type(v) is bool,
             "train_on_batch": lambda v: type(v) is bool,  # optional: the default form where absent
+            "tensorboard": lambda v: type(v) is bool,     # optional: no events where absent (a run from before)
             "backend": text}  # optional: the Keras backend it last trained on (tensorflow before it was kept)
 
 
@@ -87,10 +82,11 @@ def checked_settings(settings, choices):
     """The settings if every one is there and of its kind; else why not."""
     if not isinstance(settings, dict):
         return None, "not a record of settings"
-    bad = first_invalid(settings, setting_checks(choices), optional=("train_on_batch", "backend"))
+    bad = first_invalid(settings, setting_checks(choices), optional=("train_on_batch", "backend", "tensorboard"))
     if bad:
         return None, f"no valid {bad!r}"
     settings.setdefault("train_on_batch", False)  # a run from before the option trains as runs do by default
+    settings.setdefault("tensorboard", False)     # and one from before the events goes on without them
     return settings, None
 
 
@@ -222,19 +218,87 @@ def save_weights(gan, folder, models=None):
 
 
 # -----------------------------------------------------------------------------
+# A run's settings: run.json, or what a resumed run's command line gives
+
+def event_files(run_dir):
+    """TensorBoard's event files in a run folder (any program's: TensorBoard would show them as the run's)."""
+    return sorted(n for n in os.listdir(run_dir) if events.is_events_name(n)) if os.path.isdir(run_dir) else []
+
+
+def refuse_other_run(run_dir):
+    """A new run (without --overwrite) refuses a folder that holds any run's files."""
+    found = [n for n in RUN_FILES + ("best",) if os.path.lexists(os.path.join(run_dir, n))] + event_files(run_dir)
+    if {SETTINGS, CHECKPOINT} & set(found):
+        raise UsageError(f"{run_dir}/ already holds a run; pass --resume to continue it, --overwrite "
+                         "to replace it, or another --run-dir")
+    if found:
+        raise UsageError(f"{run_dir}/ holds a run's files ({', '.join(found)}) but nothing to resume "
+                         "from; pass --overwrite to replace them, or another --run-dir")
+
+
+def read_settings(run_dir, choices):
+    """The run's settings from its run.json or, when that is missing or damaged,
+    from the copy its checkpoint holds (then run.json is written again)."""
+    path, checkpoint = os.path.join(run_dir, SETTINGS), os.path.join(run_dir, CHECKPOINT)
+    try:
+        with open(path, encoding="utf-8") as f:
+            settings, why = checked_settings(json.loads(f.read(100000)), choices)
+    except FileNotFoundError:
+        settings, why = None, "missing"
+    except (OSError, ValueError) as e:
+        settings, why = None, f"unreadable ({getattr(e, 'strerror', None) or type(e).__name__})"
+    if settings is not None:
+        return settings
+    try:
+        meta = read_checkpoint(checkpoint, meta_only=True)[0] if kind_of(checkpoint) == "file" else {}
+    except CheckpointError:
+        meta = {}
+    copy, _ = checked_settings(meta.get("settings"), choices)
+    if copy is not None and copy["run_id"] == meta.get("run_id"):
+        print(f"gan_2014: {path} is {why}; the run's settings come from its checkpoint", flush=True)
+        return copy
+    if why == "missing" and kind_of(checkpoint) == "missing":
+        raise UsageError(f"--resume: {run_dir}/ holds no run ({SETTINGS} and {CHECKPOINT} are missing); "
+                         "start a new run without --resume, or pass the run's --run-dir")
+    raise UsageError(f"--resume: {path} is {why} and its checkpoint has no copy of them (damaged, or not "
+                     f"a command-line run's); put back a copy of the run's {SETTINGS}, or {OTHER_RUN}")
+
+def given_settings(args, settings, run_dir):
+    """What a resumed run takes from the command line: an option given again
+    must agree with the run's, except those a resumed run may change."""
+    given, changed = options_given(args, FIXED + CHANGEABLE), {}
+    for key, value in given.items():
+        recorded = settings[key]
+        if key == "images":
+            value, recorded = os.path.abspath(value), os.path.abspath(under(run_dir, recorded))
+            if value != recorded and grid_owner(value) == settings["run_id"]:  # the run's grids, moved
+                changed["images"] = os.path.relpath(value, os.path.abspath(run_dir))
+                continue
+        if key in FIXED and value != recorded:
+            given = flag(key) if isinstance(value, bool) else f"{flag(key)} {value}"  # --no-tensorboard
+            raise UsageError(f"{given} conflicts with the run's {key} {recorded} " if isinstance(value, bool) else
+                             f"{given} conflicts with the run's {recorded} "
+                             f"(from {os.path.join(run_dir, SETTINGS)}); drop {flag(key)} "
+                             "to keep the run's, or start a new run")
+    return {**{k: v for k, v in given.items() if k in CHANGEABLE}, **changed}
+
+
+# -----------------------------------------------------------------------------
 # The run folder
 
 class RunFolder:
     """A run's folders, `run_dir` (run.json, history.csv, losses.png, the
     checkpoint, the final weights, best/) and `images` (the grids and the GIF),
-    and every file the run writes there.
+    checked before the run writes anything there (a Recorder, from `training`,
+    writes every file).
 
     Which files are this run's is decided one way: each checkpoint records every
     file the run has written, with its sha256 (`files` in its metadata; for
-    history.csv, a sha256 of its rows up to the checkpoint). On --resume a file
+    history.csv, a sha256 of its rows up to the checkpoint; for an event file,
+    its length and the sha256 of its bytes up to it). On --resume a file
     that does not match is not this run's, whoever wrote it and whenever, and is
     refused in one line that names it; what the run rebuilds itself (losses.png,
-    progress.gif, grids and rows past the checkpoint, a lost run.json) is rebuilt.
+    progress.gif, grids, rows and events past the checkpoint, a lost run.json) is rebuilt.
     run.json is compared field by field with the checkpoint's own copy.
 
     `settings` is run.json's for a command-line run; a run made in Python may
@@ -248,9 +312,6 @@ class RunFolder:
         self.choices = choices or {}                       # what run.json's arch and g_loss may name
         self.locks, self.resume, self.overwrite, self.fix = [], False, False, "move it away and try again"
         self.meta, self.restored = None, None  # the checkpoint to continue, its metadata and Restored state
-        self.files = {}                        # every file this run wrote: its key -> sha256
-        self.history, self.rows, self.best = [], None, None
-        self.stop_signal, self.bar, self.saved_at = None, None, 0
         self.images_lost = False
 
     def path(self, key):
@@ -274,10 +335,10 @@ class RunFolder:
                 locks.append(lock_folder(args.run_dir, fix))
             except FolderInUse as e:  # another --run-dir or --images would be another run, not this one
                 raise UsageError(f"{e}; wait for it to finish, then --resume again") from None
-            settings = cls.read_settings(args.run_dir, choices or {})
-            settings.update(cls.given_settings(args, settings, args.run_dir))
+            settings = read_settings(args.run_dir, choices or {})
+            settings.update(given_settings(args, settings, args.run_dir))
         elif not args.overwrite:
-            cls.refuse_other_run(args.run_dir)
+            refuse_other_run(args.run_dir)
         run = cls(args.run_dir, under(args.run_dir, settings["images"]), settings, choices=choices)
         run.locks, run.resume, run.overwrite, run.fix = locks, args.resume, args.overwrite, fix
         run.images_lost = args.resume and not os.path.isdir(run.images)  # said when training begins
@@ -285,63 +346,6 @@ class RunFolder:
             run.check_output_paths()
             run.check_resumable()
         return run
-
-    @staticmethod
-    def refuse_other_run(run_dir):
-        """A new run (without --overwrite) refuses a folder that holds any run's files."""
-        found = [n for n in RUN_FILES + ("best",) if os.path.lexists(os.path.join(run_dir, n))]
-        if {SETTINGS, CHECKPOINT} & set(found):
-            raise UsageError(f"{run_dir}/ already holds a run; pass --resume to continue it, --overwrite "
-                             "to replace it, or another --run-dir")
-        if found:
-            raise UsageError(f"{run_dir}/ holds a run's files ({', '.join(found)}) but nothing to resume "
-                             "from; pass --overwrite to replace them, or another --run-dir")
-
-    @staticmethod
-    def read_settings(run_dir, choices):
-        """The run's settings from its run.json or, when that is missing or damaged,
-        from the copy its checkpoint holds (then run.json is written again)."""
-        path, checkpoint = os.path.join(run_dir, SETTINGS), os.path.join(run_dir, CHECKPOINT)
-        try:
-            with open(path, encoding="utf-8") as f:
-                settings, why = checked_settings(json.loads(f.read(100000)), choices)
-        except FileNotFoundError:
-            settings, why = None, "missing"
-        except (OSError, ValueError) as e:
-            settings, why = None, f"unreadable ({getattr(e, 'strerror', None) or type(e).__name__})"
-        if settings is not None:
-            return settings
-        try:
-            meta = read_checkpoint(checkpoint, meta_only=True)[0] if kind_of(checkpoint) == "file" else {}
-        except CheckpointError:
-            meta = {}
-        copy, _ = checked_settings(meta.get("settings"), choices)
-        if copy is not None and copy["run_id"] == meta.get("run_id"):
-            print(f"gan_2014: {path} is {why}; the run's settings come from its checkpoint", flush=True)
-            return copy
-        if why == "missing" and kind_of(checkpoint) == "missing":
-            raise UsageError(f"--resume: {run_dir}/ holds no run ({SETTINGS} and {CHECKPOINT} are missing); "
-                             "start a new run without --resume, or pass the run's --run-dir")
-        raise UsageError(f"--resume: {path} is {why} and its checkpoint has no copy of them (damaged, or not "
-                         f"a command-line run's); put back a copy of the run's {SETTINGS}, or {OTHER_RUN}")
-
-    @staticmethod
-    def given_settings(args, settings, run_dir):
-        """What a resumed run takes from the command line: an option given again
-        must agree with the run's, except those a resumed run may change."""
-        given, changed = options_given(args, FIXED + CHANGEABLE), {}
-        for key, value in given.items():
-            recorded = settings[key]
-            if key == "images":
-                value, recorded = os.path.abspath(value), os.path.abspath(under(run_dir, recorded))
-                if value != recorded and grid_owner(value) == settings["run_id"]:  # the run's grids, moved
-                    changed["images"] = os.path.relpath(value, os.path.abspath(run_dir))
-                    continue
-            if key in FIXED and value != recorded:
-                raise UsageError(f"{flag(key)} {value} conflicts with the run's {recorded} "
-                                 f"(from {os.path.join(run_dir, SETTINGS)}); drop {flag(key)} "
-                                 "to keep the run's, or start a new run")
-        return {**{k: v for k, v in given.items() if k in CHANGEABLE}, **changed}
 
     def check_output_paths(self):
         """Every path the run writes is absent or of the right kind (a file where a
@@ -352,7 +356,7 @@ class RunFolder:
         if kind_of(best) not in ("missing", "folder"):
             raise UsageError(f"{best}: {described.get(kind_of(best), 'a file')} where the run keeps its best "
                              f"generator's folder; {self.fix}")
-        files = [os.path.join(self.dir, n) for n in RUN_FILES + ("crash.log", ".lock")]
+        files = [os.path.join(self.dir, n) for n in RUN_FILES + ("crash.log", ".lock") + tuple(event_files(self.dir))]
         files += [os.path.join(best, n) for n in BEST_FILES]
         if os.path.isdir(self.images):
             files += [os.path.join(self.images, n) for n in (GIF, OWNER, ".lock")]
@@ -374,6 +378,7 @@ class RunFolder:
                 reached = f" (its history reaches iteration {last[-1][0]})" if last else ""
                 raise UsageError(f"--resume: {checkpoint} is missing, but this run had written one{reached}; put "
                                  f"it back, or {OTHER_RUN}")
+            self.check_events(0, {})
             return None
         try:
             meta, _ = read_checkpoint(checkpoint, meta_only=True)
@@ -382,6 +387,7 @@ class RunFolder:
         self.check_identity(checkpoint, meta)
         self.check_history(meta)
         self.check_files(meta)
+        self.check_events(meta["iteration"], meta["files"])
         self.meta, start = meta, meta["iteration"]
         if start > settings["epochs"] or (start == settings["epochs"] and self.finished(meta)):
             raise UsageError(f"{checkpoint} is at iteration {start}, which already reaches --epochs "
@@ -436,6 +442,23 @@ class RunFolder:
                                  f"another run's, or an older copy); move {self.path(key)} away and --resume "
                                  "again (the run goes on without it)")
 
+    def check_events(self, start, recorded):
+        """Each event file the checkpoint recorded holds the bytes it recorded (a
+        killed run's tail past them is cut when training begins); this run's
+        others started at or after the checkpoint (they are removed then); any
+        other would show in TensorBoard as this run's, and is refused."""
+        run_id = self.settings["run_id"][:8]
+        for name in event_files(self.dir):
+            path, record = self.path(name), events.parse_record(recorded.get(name, ""))
+            if record is not None:
+                if events.prefix_sha256(path, record[0]) != record[1]:
+                    raise UsageError(f"{path} is not this run's TensorBoard events (not the {record[0]} bytes its "
+                                     "checkpoint recorded); move it away and --resume again (TensorBoard then "
+                                     "shows the run from here on)")
+            elif events.owner(name) != run_id or events.start_of(name) < start:
+                raise UsageError(f"{path}: TensorBoard events that are not this run's (its checkpoint did not record "
+                                 "them), which TensorBoard would show as the run's; move it away and --resume again")
+
     def finished(self, meta):
         """Whether the final weights are there and are the run's (recorded by its last checkpoint)."""
         return all(kind_of(self.path(w)) == "file" and file_sha256(self.path(w)) == meta["files"].get(w)
@@ -469,7 +492,7 @@ class RunFolder:
             check_writable_dir(self.dir, "--run-dir", make=True)
             self.locks.append(lock_folder(self.dir, self.fix))
             if not self.overwrite:
-                self.refuse_other_run(self.dir)  # again, under the lock: another start may have come in between
+                refuse_other_run(self.dir)  # again, under the lock: another start may have come in between
         check_writable_dir(self.images, "--images", make=True)
         if os.path.realpath(self.images) != os.path.realpath(self.dir):
             try:
@@ -510,109 +533,16 @@ class RunFolder:
             self.restored = load_checkpoint(gan, self.path(CHECKPOINT))
         return self.restored
 
-    # --- training: every file the run writes ---
-
-    @contextlib.contextmanager
     def training(self, gan, epochs):
-        """Every check passed: now the folders become the run's. Yields (first
-        iteration, fixed noise). Meanwhile Ctrl-C, SIGTERM and SIGHUP (a closed
-        terminal) ask the loop to finish its iteration, checkpoint and stop."""
-        start, fixed_noise = self.begin(gan)
-        def request_stop(signum, frame):
-            if self.stop_signal is not None:  # asked twice: leave now; the last checkpoint is whole either way
-                raise Interrupted(signum)
-            self.stop_signal = signum
-        previous = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
-        self.epochs, self.t0 = epochs, time.perf_counter() - self.elapsed
-        try:
-            with open(self.path(HISTORY), "a", newline="") as self.history_file:
-                self.writer = csv.writer(self.history_file)
-                yield start, fixed_noise
-        finally:
-            for s, handler in previous.items():
-                signal.signal(s, handler)
-            if self.bar is not None and (not self.history or self.history[-1][0] < epochs):
-                print(flush=True)  # end the bar's unfinished line: a message that follows starts its own
-
-    def begin(self, gan):
-        """Make the folders the run's: --overwrite's removals, run.json, the grid
-        folder's mark, the checkpoint's state, the history up to it, what a
-        resumed run rebuilds; a new run's fixed noise and its grid 0."""
-        if self.images_lost:
-            print(one_line(f"gan_2014: the run's grid folder {self.images}/ is missing; made again, it holds "
-                           f"the grids from iteration {self.restored.iteration if self.restored else 0} on"),
-                  flush=True)
-        for folder in (self.dir, self.images):
-            os.makedirs(folder, exist_ok=True)
-        if self.overwrite:
-            self.remove_old_run()
-        for folder in (self.dir, self.images):
-            remove_temporaries(folder)
-        if "run_id" in self.settings:  # a command-line run: run.json and the grid folder's mark
-            self.claim_images()
-            self.settings["checkpointed"] = self.restored is not None
-            self.settings["backend"] = backend.name()  # the backend it trains on now (a run may move)
-            self.write_settings()
-        WRITE_GUARDS.append(self.guard)  # every file it writes, checked just before it lands
-        restored = self.restored or Restored(0, 0.0, None, None, None)
-        start, self.elapsed, fixed_noise, self.best = restored[:4]
-        self.saved_at = self.start = start
-        self.history = read_history(self.path(HISTORY), upto=start)
-        write_history(self.path(HISTORY), self.history)  # drops rows a killed run wrote past its checkpoint
-        self.rows = rows_digest(self.history)
-        self.watch = CollapseWatch(self.history, since=restored.collapsed_since)
-        self.recent = RecentMean(100)
-        if self.resume or self.meta is not None:  # a run that starts again keeps none of its files
-            recorded = self.meta["files"] if self.meta is not None else {}
-            self.files = {k: v for k, v in recorded.items() if k != HISTORY and kind_of(self.path(k)) == "file"}
-            self.rebuild(start)
-        if fixed_noise is None:
-            # One fixed batch of 25 latent points for every grid of the run, so the
-            # grids show the same points evolving rather than new random digits.
-            fixed_noise = gan.host_noise(np.random.default_rng(gan.seed), 25)
-            self.add_grid(0, gan.sample_images(0, self.images, fixed_noise))  # the untrained generator
-        return start, fixed_noise
-
-    def rebuild(self, start):
-        """What a resumed run writes again itself, it rewrites rather than refuses:
-        grids past the checkpoint, the GIF, the final weights and best/ (chosen
-        again from the next estimates) that the checkpoint did not record as they
-        are now are set aside (never deleted), in one line; the plot is redrawn."""
-        keys = [f"images/{n}" for n in grid_files(self.images) if n == GIF or int(n[:-4]) > start]
-        keys += [k for k in FINAL_WEIGHTS + tuple(f"best/{n}" for n in BEST_FILES) if kind_of(self.path(k)) == "file"]
-        aside = [k for k in keys if k not in self.files or self.files[k] != file_sha256(self.path(k))]
-        if any(k.startswith("best/") for k in aside):  # best/ goes whole: a generator and its score
-            aside += [k for k in keys if k.startswith("best/") and k not in aside]
-        if aside:
-            self.set_aside(aside, start)
-        if not all(f"best/{n}" in self.files for n in BEST_FILES):
-            self.best = None
-        if self.history:
-            plot_history(self.history, self.path("losses.png"))
-
-    def set_aside(self, keys, start):
-        """Move files out of the run's way into run_dir/set-aside/TIME/, saying where."""
-        folder = os.path.join(self.dir, "set-aside", time.strftime("%Y%m%d-%H%M%S"))
-        while os.path.lexists(folder):
-            folder += "+"
-        for key in keys:
-            dest = os.path.join(folder, key)
-            try:
-                os.makedirs(os.path.dirname(dest), exist_ok=True)
-                shutil.move(self.path(key), dest)  # a copy when the grid folder is on another disk
-            except OSError as e:  # a full disk: the file stays where it was, no half copy beside it
-                if os.path.lexists(self.path(key)):
-                    with contextlib.suppress(OSError):
-                        os.remove(dest)
-                raise WriteError(dest, e.strerror or str(e)) from None
-            self.files.pop(key, None)
-        shown = ", ".join(self.path(k) for k in keys[:3]) + (", ..." if len(keys) > 3 else "")
-        print(one_line(f"gan_2014: {len(keys)} file(s) that the checkpoint of iteration {start} did not record as "
-                       f"they are ({shown}) set aside in {folder}/; the run writes its own"), flush=True)
+        """Every check passed: a Recorder, which makes the folders the run's when
+        entered and writes every file of its training."""
+        from gan_2014_utils.recorder import Recorder  # which writes checkpoints in this module's format
+        return Recorder(self, gan, epochs)
 
     def remove_old_run(self):
         """What --overwrite removes from a run folder before a new run: the old run's files."""
-        for name in RUN_FILES + ("crash.log",) + tuple(os.path.join("best", n) for n in BEST_FILES):
+        names = RUN_FILES + ("crash.log",) + tuple(os.path.join("best", n) for n in BEST_FILES)
+        for name in names + tuple(event_files(self.dir)):
             if os.path.isfile(self.path(name)):
                 os.remove(self.path(name))
         with contextlib.suppress(OSError):
@@ -627,104 +557,3 @@ class RunFolder:
             raise FolderGone(f"{os.path.dirname(path)}/ was removed or replaced while this run trained "
                              "(its lock file is not this process's); stopped without writing anything more")
 
-    def record(self, gan, it, d_loss_real, d_loss_fake, d_loss, g_loss):
-        """One iteration's row of history.csv; when due, the held-out estimate (and
-        best/); the collapse watch; the progress bar."""
-        row = [it, *(float(v) for v in (d_loss_real[0], d_loss_fake[0], d_loss[0], d_loss[1], g_loss)),
-               round(time.perf_counter() - self.t0, 3), math.nan]
-        if not all(math.isfinite(v) for v in row[:-1]):
-            raise Stopped(f"training diverged at iteration {it} (D loss {d_loss[0]}, G loss {g_loss})",
-                          it, self.saved_at, 1)
-        self.guard()
-        every = self.settings.get("eval_every")
-        if every and self.monitor and (it % every == 0 or it == self.epochs):
-            row[COLUMN["heldout_ll"]] = self.estimate(gan, it)
-        write_row(self.writer, self.path(HISTORY), row)
-        self.rows.update(row_text(row).encode())
-        self.history.append(row)
-        news = self.watch.add(it, row[COLUMN["d_loss"]], row[COLUMN["g_loss"]])
-        if news:  # said once, on a line of its own; the run goes on
-            print(("\n" if self.bar is not None else "") + news, flush=True)
-        if self.progress:
-            self.show_progress(it, row)
-
-    def estimate(self, gan, it):
-        """The held-out Parzen estimate, said in one line; a better one than before goes to best/."""
-        ll, se, sigma = self.monitor(gan)
-        if self.best is None or ll > self.best[1]:
-            self.best = (it, ll)
-            self.save_best(gan, it, ll, se, sigma)
-        print(f"gan_2014: iteration {it}: held-out Parzen LL {ll:.1f} ± {se:.1f} (sigma {sigma:.3f}); "
-              f"best {self.best[1]:.1f} at iteration {self.best[0]}", flush=True)
-        return round(ll, 3)
-
-    def show_progress(self, it, row):
-        if self.bar is None:
-            # Made after this process's first iteration, which includes compiling:
-            # Keras's ETA leaves out only the bar's first step.
-            self.bar = progress_bar(self.epochs, self.start)
-        # values as they are now (the last 100 iterations), not since iteration 1
-        self.recent.add(*(row[COLUMN[name]] for name in ("d_loss", "d_acc", "g_loss")))
-        self.bar.update(it, list(zip(["D loss", "D acc", "G loss"], self.recent.mean())))
-
-    def log_due(self, it, epochs, sample_interval):
-        """gan.py's line every --log-every, by default with each grid; never under a progress bar."""
-        every = self.settings.get("log_every") or sample_interval
-        return not self.progress and (it % every == 0 or it == epochs)
-
-    def checkpoint_due(self, it, epochs):
-        """At every interval and on a signal (which then stops the run); the last one is `finish`'s."""
-        every = self.settings.get("checkpoint_interval")
-        return bool(every and it % every == 0 and it < epochs) or self.stop_signal is not None
-
-    def add_grid(self, it, path):
-        """A grid was written: record it, and bring history.csv and losses.png up to date with it."""
-        self.files[f"images/{os.path.basename(path)}"] = file_sha256(path)
-        if it:
-            flush(self.history_file, self.path(HISTORY))
-            plot_history(self.history, self.path("losses.png"))
-
-    def save_best(self, gan, iteration, ll, se, sigma):
-        """best/: the generator with the best held-out estimate so far, and what it scored."""
-        self.guard()  # the estimate took seconds
-        folder = os.path.join(self.dir, "best")
-        save_weights(gan, folder, [gan.generator])
-        record = {"arch": gan.arch, "latent_dim": gan.latent_dim, "iteration": iteration,
-                  "heldout_ll": ll, "se": se, "sigma": sigma, "run_id": self.settings.get("run_id")}
-        atomic_write(os.path.join(folder, "best.json"), lambda tmp: write_text(tmp, json.dumps(record, indent=1)))
-        for name in BEST_FILES:
-            self.files[f"best/{name}"] = file_sha256(os.path.join(folder, name))
-
-    def save_checkpoint(self, gan, it, fixed_noise):
-        """The model's state, with the run's id and settings (a lost run.json is
-        rebuilt from them) and every file it wrote so far; after a stop request,
-        raises Stopped once it is written."""
-        if not self.history_file.closed:
-            flush(self.history_file, self.path(HISTORY))
-        record = {"collapsed_since": self.watch.since, "files": {**self.files, HISTORY: self.rows.hexdigest()}}
-        if self.history and self.history[0][0] == 1:
-            record["first_row"] = [float(v) for v in self.history[0][COLUMN["d_loss_real"]:COLUMN["seconds"]]]
-        if "run_id" in self.settings:
-            record.update(run_id=self.settings["run_id"], settings=self.settings)
-        write_checkpoint(gan, self.path(CHECKPOINT), it, time.perf_counter() - self.t0, fixed_noise, self.best,
-                         self.saved_at, **record)
-        self.saved_at = it
-        if "run_id" in self.settings and not self.settings["checkpointed"]:
-            self.settings["checkpointed"] = True  # from now on a lost checkpoint is not a fresh start
-            self.write_settings()
-        if self.stop_signal is not None:
-            raise Stopped(f"stopped by {signal.Signals(self.stop_signal).name}", it, it, 128 + self.stop_signal)
-
-    def finish(self, gan, epochs, fixed_noise):
-        """The final weights and the GIF, then the last checkpoint, which records them."""
-        self.guard()
-        save_weights(gan, self.dir)
-        grids = [k[7:] for k, digest in self.files.items() if k.startswith("images/") and k != "images/" + GIF
-                 and kind_of(self.path(k)) == "file" and file_sha256(self.path(k)) == digest]
-        make_gif(self.images, grids, self.path("images/" + GIF))  # the run's own grids: no file dropped in
-        for key in FINAL_WEIGHTS + ("images/" + GIF,):
-            if kind_of(self.path(key)) == "file":
-                self.files[key] = file_sha256(self.path(key))
-        at_end = self.restored is not None and self.restored.iteration == epochs
-        if not at_end or self.meta["files"] != {**self.files, HISTORY: self.rows.hexdigest()}:
-            self.save_checkpoint(gan, epochs, fixed_noise)  # else the checkpoint says it all already

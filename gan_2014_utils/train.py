@@ -11,7 +11,7 @@ from gan_2014_utils.files import TF_BASE, file_problem, require_memory
 from gan_2014_utils.history import collapse_note
 from gan_2014_utils.options import (USAGE, Parser, count_or_zero, options_given, path_value, positive_int, random_seed,
                                     seed_value)
-from gan_2014_utils import backend
+from gan_2014_utils import backend, events
 from gan_2014_utils.process import UsageError, lazy, say
 from gan_2014_utils.run_folder import CHANGEABLE, CHECKPOINT, FIXED, SETTINGS, RunFolder
 
@@ -78,6 +78,9 @@ def train_parser(d, archs):
     p.add_argument("--train-on-batch", action="store_const", const=True, help=(
         "run each iteration as the article's three train_on_batch calls, as written: the reference form, "
         "about twice as slow (default: the same three Keras train steps as one compiled call)"))
+    p.add_argument("--no-tensorboard", dest="tensorboard", action="store_const", const=False, help=(
+        "write no TensorBoard events (default: in --run-dir, each iteration's losses, the grids and the "
+        "settings, for tensorboard --logdir RUN_DIR)"))
     p.add_argument("--resume", action="store_true",
                    help=f"continue the run in --run-dir with the settings in its {SETTINGS}")
     p.add_argument("--overwrite", action="store_true",
@@ -101,7 +104,8 @@ def new_settings(args, d, archs):
     settings = dict(arch=arch, latent_dim=d["latent_dim"], batch_size=archs[arch].batch_size, g_loss=d["g_loss"],
                     d_steps=d["d_steps"], seed=random_seed(), images=d["images"], epochs=d["epochs"],
                     sample_interval=d["sample_interval"], log_every=None,
-                    checkpoint_interval=d["checkpoint_interval"], eval_every=d["eval_every"], train_on_batch=False)
+                    checkpoint_interval=d["checkpoint_interval"], eval_every=d["eval_every"], train_on_batch=False,
+                    tensorboard=True)
     settings.update(given)
     # Paths from the run folder: a moved or copied run finds its own files.
     settings["images"] = os.path.relpath(os.path.abspath(settings["images"]), os.path.abspath(args.run_dir))
@@ -165,6 +169,8 @@ def open_run(argv, context, d, archs):
     model_class = archs[run.settings["arch"]]
     check_sizes(run.settings, model_class, model_class.training_digits(len(x_all))[0], len(x_all), data_path)
     backend.name()  # Keras and its backend imported (one that does not import is refused) before folders are made
+    if run.settings["tensorboard"] and (problem := events.import_problem()):
+        raise UsageError(problem)
     run.check_writes()
     return run, x_all, data_path or "keras.datasets.mnist"
 
@@ -192,4 +198,5 @@ def begin(run, gan, x_all, source, d):
 
 def done(run, started):
     say(f"gan_2014: done in {time.perf_counter() - started:.0f} s; grids in {run.images}/, "
-        f"history, checkpoint and weights in {run.dir}/")
+        f"history, checkpoint and weights in {run.dir}/"
+        + (f"; to watch it: tensorboard --logdir {run.dir}" if run.settings["tensorboard"] else ""))

@@ -1,10 +1,12 @@
 """What several test files use: tiny MNIST-shaped data, running the script as a
-user would, and checking a PNG."""
+user would, checking a PNG, reading a run's TensorBoard events and server."""
+import contextlib
 import json
 import os
 import stat
 import subprocess
 import sys
+import time
 
 import numpy as np
 
@@ -138,3 +140,73 @@ def strip_identity(path):
     arrays["meta"] = np.array(json.dumps({k: v for k, v in meta.items()
                                           if k not in ("run_id", "settings")}))
     np.savez(path, **arrays)
+
+
+def events_of(run_dir):
+    """What TensorBoard's own reader finds in a run folder's event files, in their
+    order: {tag: [(step, value), ...]} (an image's value: its PNG bytes), and
+    the HParams session's settings."""
+    from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
+    from tensorboard.plugins.hparams import plugin_data_pb2
+    found, settings = {}, None
+    for name in sorted(n for n in os.listdir(run_dir) if "tfevents" in n):
+        for event in EventFileLoader(os.path.join(run_dir, name)).Load():
+            for value in event.summary.value:
+                if value.tag == "_hparams_/session_start_info":
+                    data = plugin_data_pb2.HParamsPluginData.FromString(value.metadata.plugin_data.content)
+                    settings = {k: getattr(v, v.WhichOneof("kind")) for k, v in data.session_start_info.hparams.items()}
+                    continue
+                tensor, kind = value.tensor, value.WhichOneof("value")
+                found.setdefault(value.tag, []).append(
+                    (event.step, value.simple_value if kind == "simple_value" else
+                     tensor.string_val[2] if tensor.string_val else tensor.float_val[0]))
+    return found, settings
+
+
+@contextlib.contextmanager
+def tensorboard_server(logdir):
+    """The real `tensorboard --logdir logdir` on 127.0.0.1 and a free port
+    (skipped, saying why, when none can be bound); yields get(path, **query),
+    which returns its HTTP data API's JSON."""
+    import socket
+    import urllib.parse
+    import urllib.request
+    import pytest
+    try:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+    except OSError as e:
+        pytest.skip(f"no port can be bound on 127.0.0.1 for TensorBoard ({e})")
+    server = subprocess.Popen([sys.executable, "-m", "tensorboard.main", "--logdir", str(logdir), "--host",
+                               "127.0.0.1", "--port", str(port), "--reload_interval", "1"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    def get(path, **query):
+        url = f"http://127.0.0.1:{port}{path}" + ("?" + urllib.parse.urlencode(query) if query else "")
+        with urllib.request.urlopen(url, timeout=30) as response:
+            body = response.read()
+        return json.loads(body) if response.headers.get_content_type() == "application/json" else body
+
+    try:
+        for _ in range(600):  # up to a minute for it to start listening
+            try:
+                get("/data/runs")
+                break
+            except OSError:
+                assert server.poll() is None, server.stderr.read().decode()[-2000:]
+                time.sleep(0.1)
+        yield get
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def wait_for(read, done, seconds=60):
+    """read() again until done(what it read) (a server that loads as it goes), up to `seconds`."""
+    for _ in range(int(seconds * 4)):
+        value = read()
+        if done(value):
+            return value
+        time.sleep(0.25)
+    return value

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import gan_2014
-from helpers import ROOT, SCRIPT, child, losses_of, make_tiny_mnist, tree
+from helpers import ROOT, SCRIPT, child, events_of, losses_of, make_tiny_mnist, tree
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TINY = ["--batch-size", "16", "--seed", "4", "--sample-interval", "2", "--checkpoint-interval", "2"]
@@ -36,6 +36,10 @@ def test_kill_9_then_resume_on_each_backend_gives_the_uninterrupted_history_and_
     grids = lambda folder: {k: v for k, v in tree(folder / "images").items() if k != ".gan_2014-run"}  # not the run id
     assert grids(tmp_path / "killed") == grids(tmp_path / "whole")  # the grids and the GIF, byte for byte
     assert json.loads((tmp_path / "killed" / "run" / "run.json").read_text())["backend"] == other
+    found, settings = events_of(tmp_path / "killed" / "run")  # TensorBoard's events, written without TensorFlow
+    assert [(step, value) for step, value in found["loss/g"]] == \
+        [(row[0], float(np.float32(row[5]))) for row in losses_of(tmp_path / "killed")]  # each iteration once
+    assert settings["backend"] == other
 
 
 def test_every_command_runs_on_each_backend(tmp_path, other):

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import gan_2014
-from gan_2014_utils import evaluation, files, generators, pictures, run_folder, train
+from gan_2014_utils import evaluation, files, generators, pictures, recorder, run_folder, train
 from gan_2014_utils import history as run_history
 from helpers import NO_XLA, SCRIPT, make_tiny_mnist, place_run, run_script, train_without_xla, tree
 
@@ -217,7 +217,7 @@ def test_damaged_history_and_stray_grids_do_not_stop_a_run(workdir, tiny_run, ca
 def test_an_unexpected_error_ends_in_one_line_and_a_crash_log(workdir, capsys, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("something nobody foresaw\nsecond line")
-    monkeypatch.setattr(run_folder, "plot_history", broken)
+    monkeypatch.setattr(recorder, "plot_history", broken)
     line = one_line_error(capsys, ["--data", "tiny.npz", *TINY], code=1)
     assert "unexpected error: RuntimeError: something nobody foresaw" in line
     assert "no checkpoint was written yet" in line and "run/crash.log" in line
