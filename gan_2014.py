@@ -99,14 +99,15 @@ class GAN:
     arch = "keras-gan"       # its --arch name, kept in run.json and checkpoints
     batch_size = BATCH_SIZE
     first_layer = 256        # the generator's first Dense layer: a weights file's shape tells the model by it
-    img_shape = (28, 28, 1)
+    img_shape = (28, 28, 1)  # gan.py's img_rows, img_cols, channels: MNIST's; other data gives its own
     learning_rate = LEARNING_RATE
     separate_d_steps = True  # D and G are updated one after the other: --d-steps may repeat D's
     logged = {}              # what TensorBoard plots beside the losses (the authors' model: its schedule)
 
     def __init__(self, latent_dim=LATENT_DIM, seed=None, jit_compile=True, g_loss=G_LOSS, d_steps=D_STEPS,
-                 train_on_batch=False):
+                 train_on_batch=False, img_shape=None):
         self.latent_dim, self.seed, self.g_loss, self.d_steps = latent_dim, seed, g_loss, d_steps
+        self.img_shape = tuple(img_shape or self.img_shape)  # (rows, cols, channels) of the images
         self.train_on_batch = train_on_batch  # each iteration as gan.py's three literal calls (the reference)
         jit_compile = backend.jit(jit_compile)  # XLA on TensorFlow and JAX; eager on torch
         self.build_models(jit_compile)
@@ -162,7 +163,8 @@ class GAN:
                 + [self.seed_generator.state])
 
     def build_generator(self):
-        """100 -> 256 -> 512 -> 1024 -> 784 (tanh), LeakyReLU 0.2 then BatchNorm 0.8."""
+        """100 -> 256 -> 512 -> 1024 -> 784 (tanh), LeakyReLU 0.2 then BatchNorm 0.8
+        (784 = 28 x 28 x 1: the output follows img_shape)."""
         return keras.Sequential([
             keras.Input(shape=(self.latent_dim,)),
             layers.Dense(256), layers.LeakyReLU(0.2), layers.BatchNormalization(momentum=0.8),
@@ -194,8 +196,9 @@ class GAN:
 
     @staticmethod
     def from_pixels(x):
-        """uint8 digits -> float32 in [-1, 1] with a channel axis, the generator's tanh range."""
-        return (x.astype(np.float32) / 127.5 - 1.0)[..., None]
+        """uint8 images (n, rows, cols[, channels]) -> float32 (n, rows, cols, channels) in
+        [-1, 1], the generator's tanh range."""
+        return (x.astype(np.float32) / 127.5 - 1.0).reshape(*x.shape[:3], -1)
 
     @staticmethod
     def to_unit(images):
@@ -209,8 +212,8 @@ class GAN:
 
     @classmethod
     def options_for_data(cls, x_train):
-        """Constructor options that depend on the training digits: none for gan.py's model."""
-        return {}
+        """Constructor options that depend on the training images: their shape (gan.py's img_shape)."""
+        return {"img_shape": x_train.shape[1:3] + (x_train.shape[3] if x_train.ndim == 4 else 1,)}
 
     # --- one iteration ---
 
@@ -364,7 +367,7 @@ class PaperGAN(GAN):
     train_on = 50000      # the yaml's dataset: training digits 0-49,999 (start: 0, stop: 50000)
 
     def __init__(self, latent_dim=LATENT_DIM, seed=None, jit_compile=True, pixel_means=None,
-                 g_loss=G_LOSS, d_steps=D_STEPS):
+                 g_loss=G_LOSS, d_steps=D_STEPS, img_shape=None):
         if d_steps != 1:
             raise ValueError("the authors' update has no separate discriminator steps")
         # The output bias starts at the logit of each pixel's mean, as pylearn2's
@@ -374,7 +377,7 @@ class PaperGAN(GAN):
         if pixel_means is not None:
             p = np.clip(np.asarray(pixel_means, np.float64).reshape(-1), 1e-7, 1 - 1e-7)
             self.output_bias = np.log(p / (1 - p)).astype(np.float32)
-        super().__init__(latent_dim, seed, jit_compile, g_loss, d_steps)
+        super().__init__(latent_dim, seed, jit_compile, g_loss, d_steps, img_shape=img_shape)
         # pylearn2's SGD visits the data in a new shuffled order each pass; the
         # order is drawn on the host once per pass, from (shuffle seed, pass).
         self.shuffle_seed = keras.Variable(
@@ -395,14 +398,16 @@ class PaperGAN(GAN):
         self.updates = keras.Variable(0, dtype="int32", trainable=False, name="updates")
 
     def build_generator(self):
-        """100 -> 1200 ReLU -> 1200 ReLU -> 784 sigmoid, weights uniform in +-0.05."""
+        """100 -> 1200 ReLU -> 1200 ReLU -> 784 sigmoid, weights uniform in +-0.05 (the
+        output, and the maxout discriminator's input, follow img_shape on other data)."""
         init = lambda: keras.initializers.RandomUniform(-0.05, 0.05)
         bias = "zeros" if self.output_bias is None else keras.initializers.Constant(self.output_bias)
         return keras.Sequential([
             keras.Input(shape=(self.latent_dim,)),
             layers.Dense(1200, activation="relu", kernel_initializer=init()),
             layers.Dense(1200, activation="relu", kernel_initializer=init()),
-            layers.Dense(784, activation="sigmoid", kernel_initializer=init(), bias_initializer=bias),
+            layers.Dense(int(np.prod(self.img_shape)), activation="sigmoid", kernel_initializer=init(),
+                         bias_initializer=bias),
             layers.Reshape(self.img_shape),
         ], name="generator")
 
@@ -429,7 +434,7 @@ class PaperGAN(GAN):
     @staticmethod
     def from_pixels(x):
         """The sigmoid generator works in [0, 1]."""
-        return (x.astype(np.float32) / 255.0)[..., None]
+        return (x.astype(np.float32) / 255.0).reshape(*x.shape[:3], -1)
 
     @staticmethod
     def to_unit(images):
@@ -446,7 +451,7 @@ class PaperGAN(GAN):
     @classmethod
     def options_for_data(cls, x_train):
         """The output bias's pixel means (in [0, 1]), from the digits it trains on."""
-        return {"pixel_means": x_train.reshape(len(x_train), -1).mean(0) / 255.0}
+        return {**super().options_for_data(x_train), "pixel_means": x_train.reshape(len(x_train), -1).mean(0) / 255.0}
 
     def schedule(self, update, epoch):
         """mnist.yaml's learning rate and momentum for update `update` in pass
@@ -618,6 +623,7 @@ def train_main(argv, context):
     # x_all is MNIST's 60,000 training digits, uint8 in [0, 255] (the authors' model trains on 50,000).
     n_train, _ = gan_class.training_digits(len(x_all))
     x_train = gan_class.from_pixels(x_all[:n_train])  # float32 (n, 28, 28, 1): [-1, 1] (tanh); the authors' [0, 1]
+    # (your own images: (n, rows, cols, 1 or 3), and img_shape below follows them, as gan.py's img_rows...)
 
     backend.set_random_seed(settings["seed"])  # the weights' initial values
     gan = gan_class(latent_dim=settings["latent_dim"], seed=settings["seed"], jit_compile=JIT_COMPILE,

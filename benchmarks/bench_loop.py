@@ -39,7 +39,7 @@ sys.path.insert(0, os.path.dirname(HERE))
 import numpy as np
 import gan_2014  # noqa: E402  (first: it loads TensorFlow without its C++ start-up notices)
 from gan_2014_utils import process
-from gan_2014_utils.data import load_mnist
+from gan_2014_utils.data import load_data
 
 process.import_keras_quietly()
 import tensorflow as tf  # noqa: E402
@@ -204,7 +204,7 @@ def main():
                    help="iterations of the default run whose peak memory is read (0: skip)")
     args = p.parse_args()
 
-    (x, _), _ = load_mnist(args.data)
+    (x, _), _ = load_data(args.data)
     x_np = gan_2014.GAN.from_pixels(x)
     x_tf = tf.convert_to_tensor(x_np)
     gpus = tf.config.list_physical_devices("GPU")
@@ -242,7 +242,7 @@ def main():
 
 def time_paper(args):
     """The --arch paper rows: PaperGAN.train_iteration against its plain-TensorFlow floor."""
-    (x, _), _ = load_mnist(args.data)
+    (x, _), _ = load_data(args.data)
     n, _ = gan_2014.PaperGAN.training_digits(len(x))
     x_tf = tf.convert_to_tensor(gan_2014.PaperGAN.from_pixels(x[:n]))
     means = x[:n].reshape(n, -1).mean(0) / 255.0

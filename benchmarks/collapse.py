@@ -32,7 +32,7 @@ import numpy as np
 import gan_2014
 from gan_2014_utils import evaluation, generators, process, run_folder
 from gan_2014_utils import history as run_history
-from gan_2014_utils.data import load_mnist
+from gan_2014_utils.data import load_data
 
 
 def series(run):
@@ -57,7 +57,7 @@ def main():
     p.add_argument("--data", required=True, help="the MNIST .npz they trained on (for the classifier)")
     p.add_argument("--out", default=os.path.join(HERE, "collapse-paper.npz"))
     args = p.parse_args()
-    (x_train, y_train), (x_test, y_test) = load_mnist(args.data)
+    (x_train, y_train), (x_test, y_test) = load_data(args.data)
     classifier, _, _ = evaluation.load_or_train_classifier(
         x_train, y_train, x_test, y_test, os.path.join(os.path.expanduser("~"), ".cache", "gan_2014"))
     judge = gan_2014.keras.Model(classifier.inputs, [classifier.get_layer("features").output,

@@ -25,7 +25,7 @@ import numpy as np
 
 import gan_2014
 from gan_2014_utils import evaluation, process
-from gan_2014_utils.data import load_mnist, monitor_digits
+from gan_2014_utils.data import load_data, monitor_digits
 
 process.import_keras_quietly()  # TensorFlow's C++ start-up notices off the terminal, as the script
 
@@ -54,7 +54,7 @@ def main():
     p.add_argument("--out", default="g-loss.png")
     args = p.parse_args()
     import keras
-    (x_all, _), _ = load_mnist(args.data)
+    (x_all, _), _ = load_data(args.data)
     rows, curves = [], {}
     print("arch,g_loss,seed,grad_norm_first,grad_norm_mean_early,d_g_z_first,heldout_ll,seconds")
     for arch in gan_2014.ARCHS:

@@ -29,7 +29,7 @@ import numpy as np
 import gan_2014
 from gan_2014_utils import evaluation, generators, process, run_folder
 from gan_2014_utils import history as run_history
-from gan_2014_utils.data import load_mnist
+from gan_2014_utils.data import load_data
 
 process.import_keras_quietly()  # TensorFlow's C++ start-up notices off the terminal, as the script
 
@@ -56,7 +56,7 @@ def main():
     if args.csv and os.path.exists(args.csv):
         read_rows(args.csv)
 
-    (x_train, _), (x_test, _) = load_mnist(args.data)
+    (x_train, _), (x_test, _) = load_data(args.data)
     if len(x_train) < 51000:
         sys.exit("parzen_curve.py: needs a file with the authors' sigma digits 50,000-50,999 (the full MNIST)")
     x_valid, x_test01 = x_train[50000:51000] / 255.0, x_test / 255.0

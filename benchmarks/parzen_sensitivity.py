@@ -29,7 +29,7 @@ import numpy as np
 
 import gan_2014
 from gan_2014_utils import evaluation, generators, process
-from gan_2014_utils.data import load_mnist
+from gan_2014_utils.data import load_data
 
 process.import_keras_quietly()  # TensorFlow's C++ start-up notices off the terminal, as the script
 
@@ -62,7 +62,7 @@ def main():
     p.add_argument("--data", required=True, help="the full MNIST .npz")
     p.add_argument("--no-50k", action="store_true", help="skip the 50,000-sample row (the slowest)")
     args = p.parse_args()
-    (x_train, _), (x_test, _) = load_mnist(args.data)
+    (x_train, _), (x_test, _) = load_data(args.data)
     x_valid, x_test01 = x_train[50000:51000] / 255.0, x_test / 255.0
     sigmas = evaluation.PARZEN_SIGMAS
 

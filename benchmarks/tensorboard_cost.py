@@ -25,7 +25,7 @@ import numpy as np  # noqa: E402
 
 import gan_2014  # noqa: E402
 from gan_2014_utils import backend  # noqa: E402
-from gan_2014_utils.data import load_mnist  # noqa: E402
+from gan_2014_utils.data import load_data  # noqa: E402
 from gan_2014_utils.run_folder import RunFolder  # noqa: E402
 
 
@@ -51,7 +51,7 @@ def main():
     p.add_argument("--sample-interval", type=int, default=gan_2014.SAMPLE_INTERVAL)
     p.add_argument("--warmup", type=int, default=2, help="untimed blocks first (compiling)")
     args = p.parse_args()
-    (x_all, _), _ = load_mnist(args.data)
+    (x_all, _), _ = load_data(args.data)
     x_train = gan_2014.GAN.from_pixels(x_all)
     backend.set_random_seed(0)
     gan = gan_2014.GAN(seed=0, jit_compile=gan_2014.JIT_COMPILE)

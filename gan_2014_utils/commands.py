@@ -10,8 +10,9 @@ import zipfile
 import numpy as np
 
 from gan_2014_utils import backend, files
-from gan_2014_utils.data import load_mnist, sigma_digits, unit_pixels
-from gan_2014_utils.evaluation import (classifier_figures, generate, load_or_train_classifier, nearest_digits,
+from gan_2014_utils.data import is_mnist_shaped, load_data, sigma_digits, unit_pixels
+from gan_2014_utils.images import describe
+from gan_2014_utils.evaluation import (as_data, classifier_figures, generate, load_or_train_classifier, nearest_digits,
                                        parzen_evaluate)
 from gan_2014_utils.files import TF_BASE, atomic_write, check_writable_dir, kind_of, require_memory
 from gan_2014_utils.options import Parser, add_generator_option, at_least, path_value, positive_int, random_seed, \
@@ -37,7 +38,7 @@ def sample_parser():
     p.add_argument("--n", type=positive_int, default=25,
                    help="how many digits (default 25); with --interpolate, how many rows")
     p.add_argument("--out", default="samples.png", metavar="FILE", type=path_value, help=(
-        "FILE.png: a grid; FILE.npz or FILE.npy: the digits as float32 (n, 28, 28) in [0, 1]; with "
+        "FILE.png: a grid; FILE.npz or FILE.npy: the images as float32 (n, rows, cols[, 3]) in [0, 1]; with "
         "--interpolate also FILE.gif, an animation (default samples.png)"))
     p.add_argument("--seed", type=seed_value, help="seed of the noise, 0 to 2**32-1: same seed, same digits "
                                                    "(default: random, printed)")
@@ -116,30 +117,38 @@ def interpolated(gan, n, k, seed):
     ends = gan.host_noise(np.random.default_rng(seed), 2 * n).reshape(n, 2, gan.latent_dim)
     t = np.linspace(0.0, 1.0, k, dtype=np.float32)[None, :, None]
     z = ((1 - t) * ends[:, :1] + t * ends[:, 1:]).reshape(-1, gan.latent_dim).astype(np.float32)
-    return gan.to_unit(ops.convert_to_numpy(gan.generator(z, training=False)))[..., 0], z
+    return as_data(gan.to_unit(ops.convert_to_numpy(gan.generator(z, training=False)))), z
 
 
 def write_samples(args, ext, images, extra):
     """--out as its name says: a grid, a Figure 2 or 3 mosaic, a GIF, or the arrays."""
     save_png = lambda img: atomic_write(args.out, lambda tmp: img.save(tmp, format="PNG"))
     if ext == ".png" and args.nearest:
-        pairs = np.stack([images, extra["nearest"]], 1).reshape(-1, 28, 28)  # digit, its neighbour, ...
+        pairs = np.stack([images, extra["nearest"]], 1).reshape(-1, *images.shape[1:])  # sample, its neighbour, ...
         save_png(mosaic(pairs, cols=10, marked=set(range(1, len(pairs), 2)), rgb=True))
     elif ext == ".png" and args.interpolate:
         save_png(mosaic(images, cols=args.interpolate, rgb=True))
     elif ext == ".gif":  # frame j: every row's j-th digit, there and back
-        steps = images.reshape(args.n, args.interpolate, 28, 28)
+        steps = images.reshape(args.n, args.interpolate, *images.shape[1:])
         order = list(range(args.interpolate)) + list(range(args.interpolate - 2, 0, -1))
         cols = int(math.ceil(math.sqrt(args.n)))
         frames = [mosaic(steps[:, j], cols=cols, rgb=True) for j in order]
         atomic_write(args.out, lambda tmp: frames[0].save(tmp, format="GIF", save_all=True,
                                                           append_images=frames[1:], duration=120, loop=0))
     elif ext == ".png":
-        save_grid(images[..., None], args.out)
+        save_grid(images, args.out)
     elif ext == ".npz":
         atomic_write(args.out, lambda tmp: np.savez(tmp, images=images, **extra))
     else:
         atomic_write(args.out, lambda tmp: np.save(tmp, images))
+
+
+def check_shape(x, found, data):
+    """The data's images are the generator's shape (rows, cols, channels)."""
+    shape = (*x.shape[1:3], x.shape[3] if x.ndim == 4 else 1)
+    if shape != tuple(found.image_shape):
+        raise UsageError(f"--data {data or 'keras.datasets.mnist'}: its images are {shape[0]}x{shape[1]}x{shape[2]}, "
+                         f"the generator's {'x'.join(map(str, found.image_shape))}; pass the data it trained on")
 
 
 def sample_main(argv, context, archs):
@@ -148,7 +157,8 @@ def sample_main(argv, context, archs):
     found = describe_generator(args.weights, archs)  # a wrong path is refused before TensorFlow loads
     x_train = None
     if args.nearest:
-        (x_train, _), _ = load_mnist(args.data)
+        (x_train, _), _ = load_data(args.data)
+        check_shape(x_train, found, args.data)
         x_train = x_train[:archs[found.arch].training_digits(len(x_train))[0]]
     gan = load_generator(found, archs)
     seed = args.seed if args.seed is not None else random_seed()
@@ -212,11 +222,21 @@ def print_figures(rows, test_figures, accuracy, where, seconds):
 
 def evaluate_main(argv, context, archs):
     args = evaluate_parser().parse_args(argv)
-    # float64 copies of the samples and the real digits, and a 500 x samples distance block
-    require_memory(f"--samples {args.samples}", TF_BASE + args.samples * (784 * 8 * 4 + 500 * 8 * 3),
-                   "pass a smaller --samples")
-    found = describe_generator(args.weights, archs)  # refuse a wrong path before a download
-    (x_train, y_train), (x_test, y_test) = load_mnist(args.data)
+    # float64 copies of the samples and the real images, and a 500 x samples distance block: for
+    # MNIST's size first (before anything is read), then for the generator's
+    for pixels in (784, None):
+        if pixels is None:
+            found = describe_generator(args.weights, archs)  # refuse a wrong path before a download
+            pixels = int(np.prod(found.image_shape))
+        require_memory(f"--samples {args.samples}", TF_BASE + args.samples * (pixels * 8 * 4 + 500 * 8 * 3),
+                       "pass a smaller --samples")
+    (x_train, y_train), (x_test, y_test) = load_data(args.data)
+    check_shape(x_train, found, args.data)
+    if x_test is None:  # your own images: the last tenth scores, as a test set would
+        n = max(1, min(10000, len(x_train) // 10))
+        x_train, x_test = x_train[:-n], x_train[-n:]
+        print(f"gan_2014: {args.data} has no test split: its last {n:,} images are scored (a run on this data "
+              "trained on them too)", flush=True)
     for split, x in (("training", x_train), ("test", x_test)):
         if len(x) < 2:  # sigma is chosen on training digits; the Fréchet distance needs a covariance
             raise UsageError(f"--data {args.data}: evaluate needs at least 2 {split} digits, this file has "
@@ -234,6 +254,11 @@ def evaluate_main(argv, context, archs):
     print(f"{name}: Parzen LL {ll:.1f} ± {se:.1f} (sigma {sigma:.3f}), "
           f"in {time.perf_counter() - t0:.0f} s", flush=True)
 
+    if not is_mnist_shaped(x_train) or y_train is None or y_test is None:
+        print(f"gan_2014: the classifier figures are skipped: they judge MNIST-shaped digits (28x28 grey) with "
+              f"labels 0-9, and {args.data} holds {describe(x_train)} images"
+              + ("" if y_train is not None and y_test is not None else " without labels"), flush=True)
+        return [(name, ll, se, sigma, None)]
     classifier, accuracy, where = load_or_train_classifier(x_train, y_train, x_test, y_test, args.cache)
     judge = keras.Model(classifier.inputs, [classifier.get_layer("features").output, classifier.outputs[0]])
     test_figures = classifier_figures(judge, x_test01)

@@ -1,15 +1,16 @@
-"""MNIST, from Keras's download or a local .npz in its layout, checked; and
-which digits score a generator (the authors' held-out split where the data has it)."""
+"""The training images: MNIST from Keras's download or a local .npz in its
+layout, or your own (images.py), checked; and which images score a generator
+(the authors' held-out split where the data has it)."""
 import hashlib
 
 import numpy as np
 
-from gan_2014_utils.files import BadFile, read_npz
+from gan_2014_utils.files import BadFile, file_problem, kind_of, read_npz
+from gan_2014_utils.images import KERAS_DATASETS, check_images, load_array, load_keras_dataset, read_folder
 from gan_2014_utils.process import UsageError, lazy
 
 keras = lazy("keras")
 
-MNIST_KEYS = ("x_train", "y_train", "x_test", "y_test")
 SIGMA_DIGITS = 1000   # digits that choose the Parzen window's sigma: the authors' 50,000-50,999
 
 
@@ -18,51 +19,83 @@ def unit_pixels(x):
     return x.astype(np.float32) / 255.0
 
 
-def check_mnist(path, arrays):
-    """Keras's layout: uint8 (N, 28, 28) digits with N > 0 and integer labels 0-9, in each split."""
-    missing = [k for k in MNIST_KEYS if k not in arrays]
-    if missing:
-        raise UsageError(f"--data {path}: missing key(s) {', '.join(missing)}; "
-                         f"an MNIST .npz holds {', '.join(MNIST_KEYS)}")
+def check_keras_layout(path, arrays):
+    """Keras's layout (as its mnist.npz): x_train, and optionally y_train, x_test, y_test; images
+    by images.check_images's rules, labels (where given) integers, one per image."""
+    for key in ("x_train", "x_test"):
+        if key in arrays:
+            arrays[key] = check_images(arrays[key], f"{path} ({key})")
     for split in ("train", "test"):
-        x, y = arrays["x_" + split], arrays["y_" + split]
-        if x.ndim != 3 or x.shape[1:] != (28, 28) or x.dtype != np.uint8 or len(x) == 0:
-            raise UsageError(f"--data {path}: x_{split} is {x.dtype} of shape {x.shape}; "
-                             "expected uint8 of shape (N, 28, 28) with N > 0")
-        if y.shape != (len(x),) or not np.issubdtype(y.dtype, np.integer):
+        x, y = arrays.get("x_" + split), arrays.get("y_" + split)
+        if y is None:
+            continue
+        if x is None or y.shape != (len(x),) or not np.issubdtype(y.dtype, np.integer):
             raise UsageError(f"--data {path}: y_{split} is {y.dtype} of shape {y.shape}; "
-                             f"expected integer labels of shape ({len(x)},)")
-        if y.min() < 0 or y.max() > 9:
-            raise UsageError(f"--data {path}: y_{split} holds labels from {y.min()} to {y.max()}; "
-                             "MNIST's labels are the digits 0-9")
+                             f"expected integer labels, one per image of x_{split}")
+    if "y_train" in arrays and "y_test" in arrays and is_mnist_shaped(arrays["x_train"]):
+        for split in ("train", "test"):
+            y = arrays["y_" + split]
+            if len(y) and (y.min() < 0 or y.max() > 9):
+                raise UsageError(f"--data {path}: y_{split} holds labels from {y.min()} to {y.max()}; "
+                                 "MNIST's labels are the digits 0-9")
 
 
-def load_mnist(path=None):
-    """MNIST as `keras.datasets.mnist.load_data()` returns it: uint8 28x28 digits.
+def is_mnist_shaped(x):
+    return x is not None and x.shape[1:] == (28, 28)
 
-    With `path`, read a local .npz in the layout of Keras's own mnist.npz
-    (x_train, y_train, x_test, y_test) and check it, so that a wrong file fails
-    here with a clear message rather than deep inside a training step.
-    """
-    if path is None:
+
+def source_problem(source):
+    """Why --data SOURCE cannot be read (missing, a pipe...), or None: checked before the folders' state."""
+    if source in KERAS_DATASETS and kind_of(source) == "missing":
+        return None
+    if kind_of(source) == "folder":
+        return None
+    problem = file_problem(source)
+    if problem == "no such file":
+        return (f"no such file or folder (and not one of Keras's data sets: {', '.join(KERAS_DATASETS)})")
+    return problem
+
+
+def load_data(source=None):
+    """Images as `keras.datasets.mnist.load_data()` returns them: ((x_train,
+    y_train), (x_test, y_test)), x uint8 (n, rows, cols) grey or (n, rows, cols, 3)
+    colour; a label or test array that the data lacks is None.
+
+    `source`: None (Keras's MNIST, downloaded); an .npz in Keras's layout
+    (x_train, y_train, x_test, y_test: MNIST's own file) or with one array of
+    images; an .npy of images; a folder of image files; or the name of a Keras
+    data set (mnist, fashion_mnist, cifar10, cifar100). Each is checked here, so
+    that a wrong one fails with a clear message rather than deep inside a step."""
+    if source is None:
         try:
             return keras.datasets.mnist.load_data()
         except Exception as e:  # get_file wraps every network failure in a bare Exception
             reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise UsageError(f"could not download MNIST ({reason}); "
                              "pass --data FILE with a local copy of Keras's mnist.npz") from None
+    problem = source_problem(source)
+    if problem:
+        raise UsageError(f"--data {source}: {problem}")
+    if source in KERAS_DATASETS and kind_of(source) == "missing":
+        return load_keras_dataset(source)
+    if kind_of(source) == "folder":
+        return (read_folder(source), None), (None, None)
+    if source.lower().endswith(".npy"):
+        return (load_array(source), None), (None, None)
     try:
-        arrays = read_npz(path)
+        arrays = read_npz(source)
     except BadFile as e:
-        raise UsageError(f"--data {path}: {e}") from None
-    check_mnist(path, arrays)
-    return (arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])
+        raise UsageError(f"--data {source}: {e}") from None
+    if "x_train" not in arrays:
+        return (load_array(source), None), (None, None)
+    check_keras_layout(source, arrays)
+    return (arrays["x_train"], arrays.get("y_train")), (arrays.get("x_test"), arrays.get("y_test"))
 
 
 def data_digest(mnist):
     """A short sha256 of the arrays themselves: the same digits under another name match."""
     h = hashlib.sha256()
-    for a in (a for pair in mnist for a in pair):
+    for a in (a for pair in mnist for a in pair if a is not None):
         h.update(str((a.dtype.str, a.shape)).encode())
         h.update(np.ascontiguousarray(a).tobytes())
     return h.hexdigest()[:16]

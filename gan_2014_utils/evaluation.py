@@ -63,10 +63,16 @@ def heldout_monitor(x_sigma, x_scored, samples=MONITOR_SAMPLES, seed=0):
 
 
 def generate(gan, n, seed, batch=1000):
-    """n samples in [0, 1] from the generator (inference-mode BatchNorm), as (n, 28, 28)."""
+    """n samples in [0, 1] from the generator (inference-mode BatchNorm), as the data
+    holds images: (n, rows, cols) in grey, (n, rows, cols, 3) in colour."""
     z = gan.host_noise(np.random.default_rng(seed), n)
     out = [keras.ops.convert_to_numpy(gan.generator(z[i:i + batch], training=False)) for i in range(0, n, batch)]
-    return gan.to_unit(np.concatenate(out))[..., 0]
+    return as_data(gan.to_unit(np.concatenate(out)))
+
+
+def as_data(images):
+    """Generator output (n, rows, cols, channels) in the data's own layout: grey without a channel axis."""
+    return images[..., 0] if images.shape[-1] == 1 else images
 
 
 def nearest_digits(samples, digits, chunk=512):

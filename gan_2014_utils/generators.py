@@ -11,12 +11,12 @@ import numpy as np
 from gan_2014_utils.files import file_sha256, h5_layout, kind_of
 from gan_2014_utils.history import collapse_note
 from gan_2014_utils.process import CheckpointError, UsageError, lazy, say
-from gan_2014_utils.run_folder import CHECKPOINT, load_checkpoint, read_checkpoint
+from gan_2014_utils.run_folder import CHECKPOINT, IMAGE_SHAPE_ATTR, image_shape_of, load_checkpoint, read_checkpoint
 
 keras = lazy("keras")
 
 WEIGHTS_WANTED = "pass a run folder, a best/ folder or a generator weights file (.weights.h5)"
-Found = collections.namedtuple("Found", "kind path arch latent_dim")  # kind: "checkpoint" or "weights"
+Found = collections.namedtuple("Found", "kind path arch latent_dim image_shape")  # kind: "checkpoint" or "weights"
 
 
 def read_run_checkpoint(weights, checkpoint, archs):
@@ -28,7 +28,7 @@ def read_run_checkpoint(weights, checkpoint, archs):
         raise UsageError(f"--weights {weights}: {where} is not usable ({e})") from None
     if meta["collapsed_since"] is not None:
         say(collapse_note(checkpoint, meta["collapsed_since"]))
-    return Found("checkpoint", checkpoint, meta["arch"], meta["latent_dim"])
+    return Found("checkpoint", checkpoint, meta["arch"], meta["latent_dim"], image_shape_of(meta))
 
 
 def is_checkpoint(path):
@@ -100,23 +100,31 @@ def recorded_by_its_run(path):
 
 
 def generator_layout(path, archs):
-    """(arch, latent_dim) of a generator weights file, told by its first layer's
-    shape, or None for any other file."""
+    """(arch, latent_dim, image_shape) of a generator weights file, told by its
+    first layer's shape and the image shape training kept beside the weights (a
+    file from before it was kept is MNIST's), or None for any other file."""
     try:
-        kernel = h5_layout(path)["layers/dense/vars/0"]  # the first Dense layer: (latent_dim, units)
+        layout = h5_layout(path)
+        kernel = layout["layers/dense/vars/0"]  # the first Dense layer: (latent_dim, units)
+        import h5py  # comes with Keras
+        with h5py.File(path, "r") as f:
+            kept = f.attrs.get(IMAGE_SHAPE_ATTR)
     except Exception:
         return None
     units = {cls.first_layer: name for name, cls in archs.items()}
     if len(kernel) != 2 or kernel[1] not in units:
         return None
-    return units[kernel[1]], int(kernel[0])
+    shape = (28, 28, 1) if kept is None else tuple(int(n) for n in np.asarray(kept).reshape(-1))
+    if len(shape) != 3 or min(shape) < 1 or shape[2] not in (1, 3):
+        return None
+    return units[kernel[1]], int(kernel[0]), shape
 
 
 def load_generator(found, archs):
     """A model of the right class whose generator holds the weights that
     describe_generator found: every array of the file must be one of this
     generator's, of its shape, whatever the file is called."""
-    gan = archs[found.arch](latent_dim=found.latent_dim, jit_compile=False)
+    gan = archs[found.arch](latent_dim=found.latent_dim, jit_compile=False, img_shape=found.image_shape)
     if found.kind == "checkpoint":
         try:
             load_checkpoint(gan, found.path, resuming=False)

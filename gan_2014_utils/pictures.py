@@ -22,11 +22,16 @@ def pyplot():
 
 
 def mosaic(images, cols, rows=None, marked=(), rgb=False):
-    """[0, 1] grey digits in rows of `cols`, 2 px apart on white, each pixel
-    GRID_SCALE x GRID_SCALE on the screen, black where a diverged generator gave
-    NaN; the cells in `marked` framed in yellow, as the paper's Figure 2 frames
-    training digits. A PIL image, grey or (rgb) in colour."""
+    """[0, 1] images, (n, rows, cols) grey or (n, rows, cols, 1 or 3), in rows of
+    `cols`, 2 px apart on white, each pixel GRID_SCALE x GRID_SCALE on the screen,
+    black where a diverged generator gave NaN; the cells in `marked` framed in
+    yellow, as the paper's Figure 2 frames training digits. A PIL image, grey,
+    or in colour (rgb, or colour images)."""
     from PIL import Image
+    if images.ndim == 4 and images.shape[3] == 1:
+        images = images[..., 0]
+    colour = images.ndim == 4
+    rgb = rgb or colour
     n, h, w = images.shape[:3]
     rows, pad = rows or int(math.ceil(n / cols)), 2
     canvas = np.ones((rows * (h + pad) + pad, cols * (w + pad) + pad) + ((3,) if rgb else ()), np.float32)
@@ -35,14 +40,14 @@ def mosaic(images, cols, rows=None, marked=(), rgb=False):
         y, x = pad + r * (h + pad), pad + c * (w + pad)
         if i in marked:
             canvas[y - 1:y + h + 1, x - 1:x + w + 1] = (1.0, 0.85, 0.0)
-        cell = np.nan_to_num(images[i].reshape(h, w), nan=0.0)
-        canvas[y:y + h, x:x + w] = cell[..., None] if rgb else cell
+        cell = np.nan_to_num(images[i], nan=0.0)
+        canvas[y:y + h, x:x + w] = cell[..., None] if rgb and not colour else cell
     img = Image.fromarray(np.round(np.clip(canvas, 0, 1) * 255).astype(np.uint8), "RGB" if rgb else "L")
     return img.resize((img.width * GRID_SCALE, img.height * GRID_SCALE), Image.NEAREST)
 
 
 def save_grid(images, path):
-    """A square mosaic of [0, 1] grey digits as a PNG (the run's grids, `sample`'s picture)."""
+    """A square mosaic of [0, 1] images as a PNG (the run's grids, `sample`'s picture)."""
     side = int(math.ceil(math.sqrt(images.shape[0])))
     img = mosaic(images, side, rows=side)
     atomic_write(path, lambda tmp: img.save(tmp, format="PNG"))
@@ -74,7 +79,7 @@ def make_gif(folder, names, path):
         try:
             with Image.open(os.path.join(folder, f"{n}.png")) as img:
                 w, h = img.width // GRID_SCALE, img.height // GRID_SCALE
-                frames.append(img.convert("L").resize((w, h), Image.NEAREST)
+                frames.append(img.convert("RGB" if img.mode == "RGB" else "L").resize((w, h), Image.NEAREST)
                               .resize((w * GIF_SCALE, h * GIF_SCALE), Image.NEAREST))
         except (OSError, ValueError):
             continue  # a grid someone replaced with something else: the GIF goes without it

@@ -14,6 +14,7 @@ from gan_2014_utils import backend, events
 from gan_2014_utils.data import data_digest
 from gan_2014_utils.files import atomic_write, check_writable_dir, file_sha256, kind_of, lock_folder, read_npz, \
     BadFile, still_locked, write_text
+from gan_2014_utils.images import KERAS_DATASETS
 from gan_2014_utils.history import COLUMN, HISTORY, read_history, rows_digest
 from gan_2014_utils.options import flag, options_given
 from gan_2014_utils.pictures import GIF, OWNER, grid_files, grid_owner, is_grid_name
@@ -32,6 +33,7 @@ FIXED = ("arch", "latent_dim", "batch_size", "seed", "images", "g_loss", "d_step
 CHANGEABLE = ("epochs", "sample_interval", "log_every", "checkpoint_interval", "eval_every")
 IDENTITY = ("run_id", "arch", "latent_dim", "batch_size", "seed", "g_loss", "d_steps", "train_on_batch",
             "data_sha256")
+IMAGE_SHAPE_ATTR = "gan_2014_image_shape"  # in a .weights.h5 file: (rows, cols, channels) of its images
 OTHER_RUN = "start a new run with --overwrite (deletes this one) or another --run-dir"
 
 
@@ -100,6 +102,8 @@ def checkpoint_checks(choices):
             "files": lambda v: isinstance(v, dict) and all(isinstance(k, str) and isinstance(h, str)
                                                            for k, h in v.items()),
             "run_id": text, "settings": lambda v: isinstance(v, dict), "backend": text,
+            "image_shape": lambda v: isinstance(v, list) and len(v) == 3 and all(count(1)(n) for n in v) and
+            v[2] in (1, 3),
             "first_row": lambda v: isinstance(v, list) and len(v) == 5 and all(type(x) in (int, float) for x in v)}
 
 
@@ -135,6 +139,11 @@ def is_random_state(key):
     return key == "rng" or key.endswith("/seed_generator_state")
 
 
+def image_shape_of(meta):
+    """A checkpoint's image shape (rows, cols, channels): MNIST's where it was not kept (older runs)."""
+    return tuple(meta.get("image_shape", (28, 28, 1)))
+
+
 def write_checkpoint(gan, path, iteration, elapsed, fixed_noise, best, saved_at=None, **record):
     """The model's state and `record` (what the run folder keeps with it: its run
     id and settings, the files it wrote) in one .npz."""
@@ -145,7 +154,8 @@ def write_checkpoint(gan, path, iteration, elapsed, fixed_noise, best, saved_at=
     if broken is not None:
         raise Stopped(f"training diverged by iteration {iteration} ({broken} is not finite)",
                       iteration, iteration if saved_at is None else saved_at, 1)
-    meta = json.dumps({"arch": gan.arch, "latent_dim": gan.latent_dim, "iteration": iteration,
+    meta = json.dumps({"arch": gan.arch, "latent_dim": gan.latent_dim, "image_shape": list(gan.img_shape),
+                       "iteration": iteration,
                        "elapsed": elapsed, "best": None if best is None else list(best),
                        "backend": backend.name(), **record})
     atomic_write(path, lambda tmp: np.savez(tmp, meta=np.array(meta), fixed_noise=fixed_noise, **arrays),
@@ -166,7 +176,7 @@ def read_checkpoint(path, meta_only=False, choices=None):
     if not isinstance(meta, dict):
         raise CheckpointError("its metadata is not a record")
     bad = first_invalid(meta, checkpoint_checks(choices or {}),
-                        optional=("run_id", "settings", "first_row", "backend"))
+                        optional=("run_id", "settings", "first_row", "backend", "image_shape"))
     if bad:
         raise CheckpointError(f"its metadata has no valid {bad!r} ({meta.get(bad)!r})")
     return meta, arrays
@@ -179,6 +189,8 @@ def load_checkpoint(gan, path, resuming=True):
     if meta["arch"] != gan.arch or meta["latent_dim"] != gan.latent_dim:
         raise CheckpointError(f"it is for arch {meta['arch']} with latent size {meta['latent_dim']}, "
                               f"not arch {gan.arch} with {gan.latent_dim}")
+    if tuple(image_shape_of(meta)) != tuple(gan.img_shape):
+        raise CheckpointError(f"it is for images of shape {tuple(image_shape_of(meta))}, not {tuple(gan.img_shape)}")
     variables = gan.state_variables()
     for key in sorted(set(variables) ^ (set(arrays) - {"fixed_noise"})):
         raise CheckpointError(f"array {key} is " + ("missing" if key in variables else "not this model's"))
@@ -213,8 +225,13 @@ def load_checkpoint(gan, path, resuming=True):
 def save_weights(gan, folder, models=None):
     """Networks in Keras's own .weights.h5 format, for `sample` and `evaluate`."""
     os.makedirs(folder, exist_ok=True)
+    def write(model, tmp):
+        model.save_weights(tmp)
+        import h5py  # comes with Keras: the image shape beside the weights, for sample and evaluate
+        with h5py.File(tmp, "a") as f:
+            f.attrs[IMAGE_SHAPE_ATTR] = np.asarray(gan.img_shape, np.int64)
     for model in models or (gan.generator, gan.discriminator):
-        atomic_write(os.path.join(folder, f"{model.name}.weights.h5"), model.save_weights)
+        atomic_write(os.path.join(folder, f"{model.name}.weights.h5"), lambda tmp, m=model: write(m, tmp))
 
 
 # -----------------------------------------------------------------------------
@@ -472,13 +489,19 @@ class RunFolder:
                              f"{digest}) are not the run's (sha256 {self.settings['data_sha256']}, "
                              f"{self.settings['data'] or 'downloaded'}); pass the run's data file")
         self.settings["data_sha256"] = digest
-        if data_arg is not None:  # where the run's digits are now, from its folder
+        x = mnist[0][0]
+        self.settings["image_shape"] = [*x.shape[1:3], x.shape[3] if x.ndim == 4 else 1]  # gan.py's img_shape
+        if data_arg in KERAS_DATASETS and kind_of(data_arg) == "missing":
+            self.settings["data"] = data_arg  # a Keras data set, by its name
+        elif data_arg is not None:  # where the run's digits are now, from its folder
             self.settings["data"] = os.path.relpath(os.path.abspath(data_arg), os.path.abspath(self.dir))
 
     def data_path(self, data_arg):
         """--data, else the data file the run recorded (found from its folder), else None (the download)."""
         if data_arg is not None or self.settings.get("data") is None:
             return data_arg
+        if self.settings["data"] in KERAS_DATASETS:
+            return self.settings["data"]
         return under(self.dir, self.settings["data"])
 
     def check_writes(self):

@@ -5,9 +5,9 @@ import sys
 import time
 import uuid
 
-from gan_2014_utils.data import load_mnist, monitor_digits
+from gan_2014_utils.data import load_data, monitor_digits, source_problem
 from gan_2014_utils.evaluation import MONITOR_SAMPLES, heldout_monitor
-from gan_2014_utils.files import TF_BASE, file_problem, require_memory
+from gan_2014_utils.files import TF_BASE, require_memory
 from gan_2014_utils.history import collapse_note
 from gan_2014_utils.options import (USAGE, Parser, count_or_zero, options_given, path_value, positive_int, random_seed,
                                     seed_value)
@@ -54,8 +54,11 @@ def train_parser(d, archs):
     p.add_argument("--run-dir", default=d["run_dir"], metavar="DIR", type=path_value, help=(
         f"folder for {SETTINGS}, history.csv, losses.png, {CHECKPOINT}, *.weights.h5 and best/ "
         f"(default {d['run_dir']}/)"))
-    p.add_argument("--data", metavar="FILE", type=path_value,
-                   help="a local .npz in the layout of Keras's mnist.npz, instead of downloading MNIST")
+    p.add_argument("--data", metavar="SOURCE", type=path_value, help=(
+        "the images (default: MNIST, downloaded): a local .npz in the layout of Keras's mnist.npz; your own "
+        "images as a folder of image files (subfolders too), or an .npy/.npz array (n, rows, cols[, 3]) of "
+        "uint8; or a Keras data set by name: mnist, fashion_mnist, cifar10, cifar100. The networks take "
+        "the images' size and colour"))
     p.add_argument("--seed", type=seed_value, help=(
         "random seed, 0 to 2**32-1: weights, minibatches and noise; the same "
         "seed gives the same losses on a CPU (default: drawn at random and printed)"))
@@ -138,8 +141,11 @@ def start_line(run, d, n_train, n_all, held_out, source, monitored):
         resumed = f", resuming from iteration {start}" if start else ", starting again (no checkpoint yet)"
         if start == settings["epochs"]:
             resumed = f", already at iteration {start}: writing its final weights and GIF"
+    shape = settings.get("image_shape", [28, 28, 1])
+    what = "digits" if shape == [28, 28, 1] else \
+        f"{shape[1]}x{shape[0]} {'colour' if shape[2] == 3 else 'grey'} images"  # width x height
     return (f"gan_2014: arch {settings['arch']}, trains on {n_train:,} of the {n_all:,} training "
-            f"digits of {source}" + (f" ({held_out})" if held_out else "")
+            f"{what} of {source}" + (f" ({held_out})" if held_out else "")
             + f", seed {settings['seed']}, {settings['epochs']} iterations of batch {settings['batch_size']}"
             + ("" if settings["g_loss"] == d["g_loss"] else f", G loss {settings['g_loss']}")
             + ("" if settings["d_steps"] == d["d_steps"] else f", {settings['d_steps']} D steps per G step")
@@ -154,16 +160,16 @@ def open_run(argv, context, d, archs):
     context["run_dir"] = args.run_dir
     if args.resume and args.overwrite:
         raise UsageError("--resume and --overwrite contradict each other; pass one")
-    if args.data is not None and (problem := file_problem(args.data)):  # inputs before the folders' state
+    if args.data is not None and (problem := source_problem(args.data)):  # inputs before the folders' state
         raise UsageError(f"--data {args.data}: {problem}")
     settings = None if args.resume else new_settings(args, d, archs)  # a resumed run's are in its folder
-    mnist = None if args.resume else load_mnist(args.data)  # a new run's data is an input too
+    mnist = None if args.resume else load_data(args.data)  # a new run's data is an input too
     run = RunFolder.open(args, context, settings, choices={"arch": archs, "g_loss": d["g_losses"]})
     data_path = run.data_path(args.data)
-    if args.data is None and data_path is not None and (problem := file_problem(data_path)):
+    if args.data is None and data_path is not None and (problem := source_problem(data_path)):
         raise UsageError(f"{data_path}, the data file the run recorded (in {os.path.join(args.run_dir, SETTINGS)}): "
                          f"{problem}; pass --data FILE with the run's digits (it is checked by their sha256)")
-    mnist = mnist or load_mnist(data_path)
+    mnist = mnist or load_data(data_path)
     run.check_data(mnist, args.data)
     (x_all, _), _ = mnist
     model_class = archs[run.settings["arch"]]

@@ -210,3 +210,14 @@ def wait_for(read, done, seconds=60):
             return value
         time.sleep(0.25)
     return value
+
+
+def refused(capsys, argv, words):
+    """gan_2014.main(argv) ends with exit 2 and one line on stderr holding `words`, no traceback; the line."""
+    import pytest
+    import gan_2014
+    with pytest.raises(SystemExit) as e:
+        gan_2014.main(argv)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert e.value.code == 2 and len(err) == 1 and words in err[0] and "Traceback" not in err[0], err
+    return err[0]

@@ -19,7 +19,7 @@ def iteration_inputs(tmp_path, arch):
     import one_iteration
     gan = one_iteration.build(arch, "compiled")
     rng = np.random.default_rng(0)
-    (x_train, _), _ = __import__("gan_2014_utils.data", fromlist=["load_mnist"]).load_mnist(
+    (x_train, _), _ = __import__("gan_2014_utils.data", fromlist=["load_data"]).load_data(
         make_tiny_mnist(tmp_path / "tiny.npz"))
     x_train = gan.from_pixels(x_train)
     z = lambda: gan.host_noise(rng, 16)

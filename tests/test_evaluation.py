@@ -8,7 +8,7 @@ import pytest
 
 import gan_2014
 from gan_2014_utils import commands, evaluation
-from gan_2014_utils.data import load_mnist
+from gan_2014_utils.data import load_data
 from helpers import ROOT, is_png, make_tiny_mnist
 
 D = 784
@@ -75,7 +75,7 @@ def test_evaluate_chooses_sigma_on_digits_50000_to_50999_of_a_full_mnist(full_si
     gan_2014.main(["evaluate", "--weights", str(run), "--data", full_size_data, "--samples", "20"])
     assert "sigma chosen from numpy.logspace(-1, 0, 10) on training digits 50,000-50,999 (the authors' choice)" \
         in capsys.readouterr().out
-    (x_train, _), (x_test, _) = load_mnist(full_size_data)
+    (x_train, _), (x_test, _) = load_data(full_size_data)
     assert len(calls) == 2  # the generator's row and the real digits' row
     for x_valid, x_scored in calls:
         np.testing.assert_array_equal(x_valid, x_train[50000:51000].astype(np.float32) / 255.0)
@@ -184,7 +184,7 @@ def test_sample_and_evaluate_refuse_bad_input_in_one_line(trained, capsys, tmp_p
 
 def test_the_full_mnist_is_judged_by_the_shipped_classifier_without_training(full_mnist, tmp_path, capsys):
     """A fresh machine: an empty cache, and the paper's number without a minute of training."""
-    (x_train, y_train), _ = load_mnist(full_mnist)
+    (x_train, y_train), _ = load_data(full_mnist)
     assert evaluation.classifier_key(x_train, y_train) == evaluation.SHIPPED_CLASSIFIER_KEY
     weights = os.path.join(ROOT, "pretrained", "paper-mnist.weights.h5")
     gan_2014.main(["evaluate", "--weights", weights, "--data", full_mnist, "--samples", "200",
@@ -202,7 +202,7 @@ def test_the_full_mnist_is_judged_by_the_shipped_classifier_without_training(ful
 
 def test_other_data_trains_its_own_classifier_beside_the_shipped_one(tmp_path, capsys):
     data = make_tiny_mnist(tmp_path / "tiny.npz", n_train=100, n_test=20)
-    (x, y), (xt, yt) = load_mnist(data)
+    (x, y), (xt, yt) = load_data(data)
     model, accuracy, where = evaluation.load_or_train_classifier(x, y, xt, yt, str(tmp_path / "cache"), epochs=1)
     assert where == "trained on x_train" and "shipped classifier" not in capsys.readouterr().out
     assert os.path.exists(evaluation.SHIPPED_CLASSIFIER)  # it was there, and not taken
@@ -213,7 +213,7 @@ def test_other_data_trains_its_own_classifier_beside_the_shipped_one(tmp_path, c
 def test_a_shipped_classifier_file_that_is_not_the_shipped_one_is_not_trusted(tmp_path, monkeypatch, capsys,
                                                                              content, why):
     data = make_tiny_mnist(tmp_path / "tiny.npz", n_train=100, n_test=20)
-    (x, y), (xt, yt) = load_mnist(data)
+    (x, y), (xt, yt) = load_data(data)
     shipped = tmp_path / "mnist-classifier.weights.h5"
     if content is not None:
         shipped.write_bytes(content)

@@ -8,14 +8,14 @@ import tensorflow as tf
 import keras
 
 import gan_2014
-from gan_2014_utils.data import load_mnist
+from gan_2014_utils.data import load_data
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks"))
 import bench_loop  # noqa: E402
 
 
 def test_fused_floor_step_leaves_the_same_weights_as_train_iteration(tiny_data):
-    (x, _), _ = load_mnist(tiny_data)
+    (x, _), _ = load_data(tiny_data)
     x_train = tf.convert_to_tensor(gan_2014.GAN.from_pixels(x))
     keras.utils.set_random_seed(11)
     ours = gan_2014.GAN(seed=11)
@@ -39,7 +39,7 @@ def test_fused_floor_step_leaves_the_same_weights_as_train_iteration(tiny_data):
 def test_paper_floor_in_plain_tensorflow_leaves_the_same_weights_as_train_iteration(tiny_data):
     """The --arch paper row's floor (no Keras layers) is the same update: same
     minibatch, noise and dropout masks, same objectives, same momentum step."""
-    (x, _), _ = load_mnist(tiny_data)
+    (x, _), _ = load_data(tiny_data)
     x_train = tf.convert_to_tensor(gan_2014.PaperGAN.from_pixels(x))  # 200 digits: a new pass every 2 updates
     means = x.reshape(len(x), -1).mean(0) / 255.0
     keras.utils.set_random_seed(4)

@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 import gan_2014
-from gan_2014_utils.data import load_mnist
+from gan_2014_utils.data import load_data
 
 # Equal to float32 rounding, derived, not measured. Two forms (or two runs of one
 # form on a loaded machine, whose threads sum in another order) compute each
@@ -111,7 +111,7 @@ def one_of_each(gan, x):
 
 @pytest.mark.parametrize("trained, d_steps", [(0, 1), (300, 1), (0, 2)])
 def test_one_compiled_iteration_is_the_three_train_on_batch_calls(tiny_data, trained, d_steps):
-    (x, _), _ = load_mnist(tiny_data)
+    (x, _), _ = load_data(tiny_data)
     x = tf.convert_to_tensor(gan_2014.GAN.from_pixels(x))
     gan = gan_2014.GAN(seed=3, jit_compile=False, d_steps=d_steps)
     for _ in range(trained):  # a state a few hundred iterations in, where the two forms could part
@@ -126,7 +126,7 @@ def test_one_compiled_iteration_is_the_three_train_on_batch_calls(tiny_data, tra
 def test_the_default_step_draws_its_noise_from_a_standard_normal(tiny_data):
     """z ~ N(0, 1) (gan.py's np.random.normal) in the compiled step: every draw it
     makes is caught, and 2 x 4,096 x 100 of them have N(0, 1)'s moments and tails."""
-    (x, _), _ = load_mnist(tiny_data)
+    (x, _), _ = load_data(tiny_data)
     x = tf.convert_to_tensor(gan_2014.GAN.from_pixels(x))
     gan = gan_2014.GAN(seed=0, jit_compile=False)
     caught = [tf.Variable(tf.zeros((4096, 100))) for _ in range(2)]
@@ -161,7 +161,7 @@ class CallSpy:
 def test_the_authors_discriminator_sees_the_fake_half_with_dropout_on(tiny_data):
     """mnist.yaml's AdversaryCost2 runs D with dropout on both halves, the real
     digits and the samples; so do the generator's own layers (training mode)."""
-    (x, _), _ = load_mnist(tiny_data)
+    (x, _), _ = load_data(tiny_data)
     gan = gan_2014.PaperGAN(seed=0, jit_compile=False)
     gan.discriminator, gan.generator = CallSpy(gan.discriminator), CallSpy(gan.generator)
     gan.train_iteration(tf.convert_to_tensor(gan.from_pixels(x)), 100)

@@ -21,7 +21,7 @@ import tensorflow as tf
 import gan_2014
 from gan_2014_utils import run_folder
 from gan_2014_utils import history as run_history
-from gan_2014_utils.data import load_mnist
+from gan_2014_utils.data import load_data
 from helpers import make_tiny_mnist
 
 D = 0.8
@@ -41,7 +41,7 @@ def expected(g_loss):
 
 @pytest.fixture(scope="module")
 def digits(tmp_path_factory):
-    (x, _), _ = load_mnist(make_tiny_mnist(tmp_path_factory.mktemp("d") / "tiny.npz", n_train=100))
+    (x, _), _ = load_data(make_tiny_mnist(tmp_path_factory.mktemp("d") / "tiny.npz", n_train=100))
     return x
 
 

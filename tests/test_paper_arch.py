@@ -9,7 +9,7 @@ import tensorflow as tf
 
 import gan_2014
 from gan_2014_utils import generators
-from gan_2014_utils.data import load_mnist, monitor_digits
+from gan_2014_utils.data import load_data, monitor_digits
 from helpers import make_tiny_mnist
 
 
@@ -17,7 +17,7 @@ from helpers import make_tiny_mnist
 def paper(tmp_path):
     """A new, untrained model for each test (no test sees another's updates)."""
     data = make_tiny_mnist(tmp_path / "tiny.npz")
-    (x, _), _ = load_mnist(data)
+    (x, _), _ = load_data(data)
     means = x.reshape(len(x), -1).mean(0) / 255.0
     means[:2] = 0.0, 1.0  # a never-lit pixel (MNIST's corners) and an always-lit one, for the clip
     gan = gan_2014.PaperGAN(seed=0, pixel_means=means)
@@ -161,10 +161,10 @@ def test_paper_run_trains_samples_evaluates_and_resumes_identically(paper, capsy
 def test_weights_files_tell_their_architecture_and_latent_size(paper, tmp_path):
     *_, gan, _ = paper
     gan.generator.save_weights(tmp_path / "p.weights.h5")
-    assert generators.describe_generator(str(tmp_path / "p.weights.h5"), gan_2014.ARCHS)[2:] == ("paper", 100)
+    assert generators.describe_generator(str(tmp_path / "p.weights.h5"), gan_2014.ARCHS)[2:] == ("paper", 100, (28, 28, 1))  # no shape kept: MNIST
     seed64 = gan_2014.GAN(latent_dim=64, jit_compile=False)
     seed64.generator.save_weights(tmp_path / "s.weights.h5")
-    assert generators.describe_generator(str(tmp_path / "s.weights.h5"), gan_2014.ARCHS)[2:] == ("keras-gan", 64)
+    assert generators.describe_generator(str(tmp_path / "s.weights.h5"), gan_2014.ARCHS)[2:] == ("keras-gan", 64, (28, 28, 1))
     loaded = generators.load_generator(generators.describe_generator(str(tmp_path / "s.weights.h5"), gan_2014.ARCHS), gan_2014.ARCHS)
     assert type(loaded) is gan_2014.GAN and loaded.latent_dim == 64
     for a, b in zip(loaded.generator.weights, seed64.generator.weights):
@@ -196,7 +196,7 @@ def test_the_command_line_trains_the_paper_model_on_digits_0_to_49999_only(full_
     gan_2014.main(["--arch", "paper", "--data", full_size_data, "--epochs", "1", "--seed", "0",
                    "--run-dir", str(tmp_path / "run"), "--images", str(tmp_path / "images")])
     assert ("trains on 50,000 of the 51,200 training digits" in capsys.readouterr().out)
-    (x, _), _ = load_mnist(full_size_data)
+    (x, _), _ = load_data(full_size_data)
     (x_train, bias), = seen
     np.testing.assert_array_equal(x_train, gan_2014.PaperGAN.from_pixels(x[:50000]))
     # and the output bias starts at the marginals of those digits only, not of the held-out ones

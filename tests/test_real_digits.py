@@ -6,11 +6,11 @@ import tensorflow as tf
 import keras
 
 import gan_2014
-from gan_2014_utils.data import load_mnist
+from gan_2014_utils.data import load_data
 
 
 def test_samples_move_towards_real_digits_in_400_iterations(real_data):
-    (x, _), _ = load_mnist(real_data)
+    (x, _), _ = load_data(real_data)
     keras.utils.set_random_seed(0)
     gan = gan_2014.GAN(seed=0)
     z = np.random.default_rng(0).normal(size=(500, 100)).astype("float32")

@@ -20,7 +20,7 @@ import pytest
 
 import gan_2014
 from gan_2014_utils import files, pictures
-from helpers import losses_of as losses, make_tiny_mnist, tree
+from helpers import losses_of as losses, make_tiny_mnist, refused, tree
 
 TINY = ["--batch-size", "16", "--seed", "4", "--sample-interval", "2", "--checkpoint-interval", "2"]
 
@@ -41,14 +41,6 @@ def project(tmp_path, monkeypatch):
 
 def grids(folder):
     return {n: (folder / "images" / n).read_bytes() for n in pictures.grid_files(folder / "images")}
-
-
-def refused(capsys, argv, words):
-    with pytest.raises(SystemExit) as e:
-        gan_2014.main(argv)
-    err = capsys.readouterr().err.strip().splitlines()
-    assert e.value.code == 2 and len(err) == 1 and words in err[0] and "Traceback" not in err[0], err
-    return err[0]
 
 
 # -----------------------------------------------------------------------------

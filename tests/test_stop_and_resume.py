@@ -17,7 +17,7 @@ import pytest
 import gan_2014
 from gan_2014_utils import pictures, process, run_folder
 from gan_2014_utils import history as run_history
-from gan_2014_utils.data import load_mnist
+from gan_2014_utils.data import load_data
 from helpers import NO_XLA, SCRIPT, make_tiny_mnist, read_until_closed, run_script, train_without_xla
 
 
@@ -125,7 +125,7 @@ def resumed_after_five(tmp_path, tiny_data, tamper):
     """Train 5 iterations (checkpoint at 5), then resume towards 20 with each
     iteration's result passed through tamper(gan, call number, result).
     Returns (the Stopped raised, the checkpoint's bytes at 5)."""
-    (x, _), _ = load_mnist(tiny_data)
+    (x, _), _ = load_data(tiny_data)
     x = gan_2014.GAN.from_pixels(x)
     folder = lambda: run_folder.RunFolder(str(tmp_path / "run"), str(tmp_path / "images"), dict(checkpoint_interval=5))
     gan = gan_2014.GAN(seed=1)

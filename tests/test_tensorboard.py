@@ -11,7 +11,7 @@ import pytest
 
 import gan_2014
 from gan_2014_utils import events, pictures
-from helpers import child, events_of, losses_of, make_tiny_mnist, tensorboard_server, tree, wait_for
+from helpers import child, events_of, losses_of, make_tiny_mnist, refused, tensorboard_server, tree, wait_for
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TINY = ["--batch-size", "16", "--seed", "4", "--sample-interval", "2", "--checkpoint-interval", "3"]
@@ -51,14 +51,6 @@ def assert_events_are_history(folder):
     for step, png in found[events.GRID_TAG]:
         assert png == (folder / "images" / f"{step}.png").read_bytes()
     return found
-
-
-def refused(capsys, argv, words):
-    with pytest.raises(SystemExit) as e:
-        gan_2014.main(argv)
-    err = capsys.readouterr().err.strip().splitlines()
-    assert e.value.code == 2 and len(err) == 1 and words in err[0] and "Traceback" not in err[0], err
-    return err[0]
 
 
 def test_events_hold_every_iteration_of_the_history_the_grids_and_the_settings(project, capsys):

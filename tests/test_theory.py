@@ -15,7 +15,7 @@ import pytest
 import tensorflow as tf
 
 import gan_2014
-from gan_2014_utils.data import load_mnist
+from gan_2014_utils.data import load_data
 from helpers import make_tiny_mnist
 
 X = np.linspace(-10, 10, 40001)  # both densities are below 1e-20 at the ends
@@ -75,7 +75,7 @@ def loop_steps(tmp_path_factory, iterations=3):
     inputs, labels and loss, and the discriminator's outputs on those inputs just
     before it. Recorded once; the tests only read the record."""
     tiny_data = make_tiny_mnist(tmp_path_factory.mktemp("loop") / "tiny.npz")
-    (x, _), _ = load_mnist(tiny_data)
+    (x, _), _ = load_data(tiny_data)
     # the literal form, whose calls can be watched (test_iteration_forms.py: the default is the same)
     gan = gan_2014.GAN(seed=4, jit_compile=False, train_on_batch=True)  # the formulas do not depend on XLA
     steps = []

@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 import gan_2014
-from gan_2014_utils.data import load_mnist
+from gan_2014_utils.data import load_data
 from helpers import make_tiny_mnist
 
 
@@ -19,7 +19,7 @@ def steps(tmp_path_factory):
     """Run real iterations through GAN.train_iteration, recording both networks'
     weights around each of its three train_on_batch calls."""
     path = make_tiny_mnist(tmp_path_factory.mktemp("d") / "tiny.npz")
-    (x, _), _ = load_mnist(path)
+    (x, _), _ = load_data(path)
     # the literal form, whose three calls can be watched; test_iteration_forms.py proves the
     # default form makes the same updates. Which weights move does not depend on XLA.
     gan = gan_2014.GAN(seed=3, jit_compile=False, train_on_batch=True)
@@ -73,7 +73,7 @@ def test_generator_weights_change_in_the_combined_step(steps):
 def test_the_articles_freeze_after_compile_would_not_train_the_discriminator(tiny_data):
     """The trap itself, so the fix is known to be needed: Keras 3 reads `trainable`
     when the train function is traced, so the article's order freezes D for good."""
-    (x, _), _ = load_mnist(tiny_data)
+    (x, _), _ = load_data(tiny_data)
     gan = gan_2014.GAN(seed=0, jit_compile=False)
     gan.discriminator.trainable = False  # as the article's script leaves it, and never sets it back
     before = [v.numpy().copy() for v in gan.discriminator.weights]

@@ -21,7 +21,7 @@ import pytest
 import tensorflow as tf
 
 import gan_2014
-from gan_2014_utils.data import load_mnist
+from gan_2014_utils.data import load_data
 from helpers import make_tiny_mnist
 
 
@@ -50,7 +50,7 @@ def assert_step(actual, expected, what):
 
 @pytest.fixture(scope="module")
 def digits(tmp_path_factory):
-    (x, _), _ = load_mnist(make_tiny_mnist(tmp_path_factory.mktemp("d") / "tiny.npz", n_train=100))
+    (x, _), _ = load_data(make_tiny_mnist(tmp_path_factory.mktemp("d") / "tiny.npz", n_train=100))
     return x
 
 
