@@ -44,9 +44,16 @@ def test_kill_9_then_resume_on_each_backend_gives_the_uninterrupted_history_and_
 
 def test_every_command_runs_on_each_backend(tmp_path, other):
     """Both --arch, --train-on-batch, --d-steps, --g-loss, --eval-every, --resume,
-    sample (a grid, --nearest, --interpolate), evaluate and toy, in one child."""
+    sample (a grid, --nearest, --interpolate), evaluate, toy, and a folder of
+    colour images (issue 45), in one child."""
+    from PIL import Image
     make_tiny_mnist(tmp_path / "tiny.npz")
-    code = ("import sys; sys.path.insert(0, %r); import gan_2014\n"
+    (tmp_path / "pics").mkdir()
+    for i in range(12):
+        Image.fromarray(np.random.default_rng(i).integers(0, 256, (12, 10, 3), dtype=np.uint8)).save(
+            tmp_path / "pics" / f"{i}.png")
+    code = ("import os, sys; sys.path.insert(0, %r); import gan_2014\n"
+            "os.environ['KERAS_HOME'] = 'keras-home'\n"  # the folder's cache, here
             "from gan_2014_utils import evaluation, train\n"  # held-out estimates on 500 samples: the same code
             "train.heldout_monitor = lambda *a: evaluation.heldout_monitor(*a, samples=500)\n"
             "m = gan_2014.main\n"
@@ -59,12 +66,16 @@ def test_every_command_runs_on_each_backend(tmp_path, other):
             "m(['sample', '--weights', 'run', '--interpolate', '4', '--n', '2', '--out', 'line.png'])\n"
             "m(['evaluate', '--weights', 'p', '--data', 'tiny.npz', '--samples', '200'])\n"
             "m(['toy', '--iterations', '20', '--out', 'toy.png'])\n"
+            "m(['--data', 'pics', '--epochs', '2', '--batch-size', '8', '--run-dir', 'c', '--images', 'ci'])\n"
+            "m(['sample', '--weights', 'c/generator.weights.h5', '--n', '2', '--out', 'colour.npy'])\n"
             "print('tensorflow loaded:', 'tensorflow' in sys.modules)\n") % ROOT
     done = child(other, "-c", code, cwd=tmp_path)
     assert "tensorflow loaded: False" in done.stdout
     assert "resuming from iteration 2" in done.stdout and "Parzen LL" in done.stdout and "Figure 1 written" in done.stdout
     for name in ("grid.png", "nearest.png", "line.png", "toy.png", "run/generator.weights.h5", "p/best/best.json"):
         assert (tmp_path / name).is_file(), name
+    assert "read 12 images from pics/: 10x12 colour" in done.stdout
+    assert np.load(tmp_path / "colour.npy").shape == (2, 12, 10, 3)
 
 
 def test_a_run_moves_from_tensorflow_to_another_backend_and_back(tmp_path, other, no_xla, monkeypatch, capsys):
