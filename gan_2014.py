@@ -289,8 +289,8 @@ class GAN:
         `sample_interval`. Everything the run writes (history.csv, grids,
         checkpoints, best/, the final weights, TensorBoard's events) goes through
         `run`, a RunFolder (default: run/ and images/), which also continues the
-        checkpoint it was given. Returns the history's rows. Raises Stopped on a signal (after a
-        checkpoint) or on non-finite numbers."""
+        checkpoint it was given. Returns the history's rows. Raises Stopped on a
+        signal (after a checkpoint) or on non-finite numbers."""
         run = run or RunFolder(RUN_DIR, IMAGES, dict(checkpoint_interval=CHECKPOINT_INTERVAL))
         batch_size = batch_size or self.batch_size
         x_train = ops.convert_to_tensor(x_train, "float32")  # once: on the device for the run
