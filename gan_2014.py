@@ -43,6 +43,7 @@ import numpy as np
 
 from gan_2014_utils import backend, commands, process, train
 from gan_2014_utils.pictures import save_grid
+from gan_2014_utils.recorder import Recorder
 from gan_2014_utils.run_folder import RunFolder, network_variables, optimizer_variables
 
 # Keras (and its backend: TensorFlow, JAX or PyTorch, as KERAS_BACKEND says)
@@ -294,7 +295,7 @@ class GAN:
         run = run or RunFolder(RUN_DIR, IMAGES, dict(checkpoint_interval=CHECKPOINT_INTERVAL))
         batch_size = batch_size or self.batch_size
         x_train = ops.convert_to_tensor(x_train, "float32")  # once: on the device for the run
-        with run.training(self, epochs) as record:  # every file of the run, from here to the end
+        with Recorder(run, self, epochs) as record:  # every file of the run, from here to the end
             for it in range(record.start + 1, epochs + 1):
                 # ---- one of gan.py's "epochs": D on real, D on fake, G through the frozen D ----
                 d_loss_real, d_loss_fake, g_loss = self.train_iteration(x_train, batch_size)

@@ -26,6 +26,7 @@ import numpy as np  # noqa: E402
 import gan_2014  # noqa: E402
 from gan_2014_utils import backend  # noqa: E402
 from gan_2014_utils.data import load_data  # noqa: E402
+from gan_2014_utils.recorder import Recorder  # noqa: E402
 from gan_2014_utils.run_folder import RunFolder  # noqa: E402
 
 
@@ -61,7 +62,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         runs = {on: RunFolder(os.path.join(tmp, str(on)), os.path.join(tmp, str(on)),
                               dict(tensorboard=on, log_every=10 ** 9)) for on in (True, False)}
-        with runs[True].training(gan, total * n) as with_events, runs[False].training(gan, total * n) as without:
+        with Recorder(runs[True], gan, total * n) as with_events, Recorder(runs[False], gan, total * n) as without:
             for b in range(total):
                 for on, record in ((True, with_events), (False, without))[::1 if b % 2 else -1]:
                     seconds, in_record = block(gan, x, record, b * n + 1, n)

@@ -27,8 +27,8 @@ HPARAMS = ("arch", "seed", "batch_size", "latent_dim", "g_loss", "d_steps", "tra
 
 
 class Recorder:
-    """Every file a training writes, from its first iteration to its last
-    checkpoint. A context manager (RunFolder.training): entered, the folders
+    """Every file a training writes into a checked RunFolder, from its first
+    iteration to its last checkpoint. A context manager: entered, the folders
     become the run's; meanwhile Ctrl-C, SIGTERM and SIGHUP (a closed terminal)
     ask the loop to finish its iteration, checkpoint and stop.
 

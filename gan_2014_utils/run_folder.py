@@ -1,6 +1,6 @@
 """A run's two folders: RunFolder checks them, and everything it would
 continue, before anything is written, and keeps the run's settings (run.json);
-its `training` hands the writing to a recorder.Recorder. The checkpoint's file
+a recorder.Recorder then writes every file of the training. The checkpoint's file
 format (an .npz of the model's state_variables() and a JSON record) is here too."""
 import collections
 import contextlib
@@ -306,7 +306,7 @@ def given_settings(args, settings, run_dir):
 class RunFolder:
     """A run's folders, `run_dir` (run.json, history.csv, losses.png, the
     checkpoint, the final weights, best/) and `images` (the grids and the GIF),
-    checked before the run writes anything there (a Recorder, from `training`,
+    checked before the run writes anything there (then recorder.Recorder
     writes every file).
 
     Which files are this run's is decided one way: each checkpoint records every
@@ -555,12 +555,6 @@ class RunFolder:
         if self.meta is not None:
             self.restored = load_checkpoint(gan, self.path(CHECKPOINT))
         return self.restored
-
-    def training(self, gan, epochs):
-        """Every check passed: a Recorder, which makes the folders the run's when
-        entered and writes every file of its training."""
-        from gan_2014_utils.recorder import Recorder  # which writes checkpoints in this module's format
-        return Recorder(self, gan, epochs)
 
     def remove_old_run(self):
         """What --overwrite removes from a run folder before a new run: the old run's files."""
