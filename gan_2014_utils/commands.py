@@ -11,7 +11,7 @@ import numpy as np
 
 from gan_2014_utils import backend, files
 from gan_2014_utils.data import is_mnist_shaped, load_data, sigma_digits, unit_pixels
-from gan_2014_utils.images import describe
+from gan_2014_utils.images import describe, image_shape
 from gan_2014_utils.evaluation import (as_data, classifier_figures, generate, load_or_train_classifier, nearest_digits,
                                        parzen_evaluate)
 from gan_2014_utils.files import TF_BASE, atomic_write, check_writable_dir, kind_of, require_memory
@@ -145,7 +145,7 @@ def write_samples(args, ext, images, extra):
 
 def check_shape(x, found, data):
     """The data's images are the generator's shape (rows, cols, channels)."""
-    shape = (*x.shape[1:3], x.shape[3] if x.ndim == 4 else 1)
+    shape = image_shape(x)
     if shape != tuple(found.image_shape):
         raise UsageError(f"--data {data or 'keras.datasets.mnist'}: its images are {shape[0]}x{shape[1]}x{shape[2]}, "
                          f"the generator's {'x'.join(map(str, found.image_shape))}; pass the data it trained on")
@@ -223,13 +223,11 @@ def print_figures(rows, test_figures, accuracy, where, seconds):
 def evaluate_main(argv, context, archs):
     args = evaluate_parser().parse_args(argv)
     # float64 copies of the samples and the real images, and a 500 x samples distance block: for
-    # MNIST's size first (before anything is read), then for the generator's
-    for pixels in (784, None):
-        if pixels is None:
-            found = describe_generator(args.weights, archs)  # refuse a wrong path before a download
-            pixels = int(np.prod(found.image_shape))
-        require_memory(f"--samples {args.samples}", TF_BASE + args.samples * (pixels * 8 * 4 + 500 * 8 * 3),
-                       "pass a smaller --samples")
+    # MNIST's size before anything is read, then for the generator's
+    need = lambda pixels: TF_BASE + args.samples * (pixels * 8 * 4 + 500 * 8 * 3)
+    require_memory(f"--samples {args.samples}", need(784), "pass a smaller --samples")
+    found = describe_generator(args.weights, archs)  # refuse a wrong path before a download
+    require_memory(f"--samples {args.samples}", need(int(np.prod(found.image_shape))), "pass a smaller --samples")
     (x_train, y_train), (x_test, y_test) = load_data(args.data)
     check_shape(x_train, found, args.data)
     if x_test is None:  # your own images: the last tenth scores, as a test set would

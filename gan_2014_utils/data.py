@@ -6,7 +6,8 @@ import hashlib
 import numpy as np
 
 from gan_2014_utils.files import BadFile, file_problem, kind_of, read_npz
-from gan_2014_utils.images import KERAS_DATASETS, check_images, load_array, load_keras_dataset, read_folder
+from gan_2014_utils.images import (KERAS_DATASETS, check_images, download_failure, is_keras_dataset,
+                                   load_keras_dataset, one_array, read_folder, read_npy)
 from gan_2014_utils.process import UsageError, lazy
 
 keras = lazy("keras")
@@ -46,9 +47,7 @@ def is_mnist_shaped(x):
 
 def source_problem(source):
     """Why --data SOURCE cannot be read (missing, a pipe...), or None: checked before the folders' state."""
-    if source in KERAS_DATASETS and kind_of(source) == "missing":
-        return None
-    if kind_of(source) == "folder":
+    if is_keras_dataset(source) or kind_of(source) == "folder":
         return None
     problem = file_problem(source)
     if problem == "no such file":
@@ -70,24 +69,23 @@ def load_data(source=None):
         try:
             return keras.datasets.mnist.load_data()
         except Exception as e:  # get_file wraps every network failure in a bare Exception
-            reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise UsageError(f"could not download MNIST ({reason}); "
+            raise UsageError(f"could not download MNIST ({download_failure(e)}); "
                              "pass --data FILE with a local copy of Keras's mnist.npz") from None
     problem = source_problem(source)
     if problem:
         raise UsageError(f"--data {source}: {problem}")
-    if source in KERAS_DATASETS and kind_of(source) == "missing":
+    if is_keras_dataset(source):
         return load_keras_dataset(source)
     if kind_of(source) == "folder":
         return (read_folder(source), None), (None, None)
     if source.lower().endswith(".npy"):
-        return (load_array(source), None), (None, None)
+        return (read_npy(source), None), (None, None)
     try:
         arrays = read_npz(source)
     except BadFile as e:
         raise UsageError(f"--data {source}: {e}") from None
     if "x_train" not in arrays:
-        return (load_array(source), None), (None, None)
+        return (one_array(source, arrays), None), (None, None)
     check_keras_layout(source, arrays)
     return (arrays["x_train"], arrays.get("y_train")), (arrays.get("x_test"), arrays.get("y_test"))
 

@@ -92,12 +92,11 @@ class EventLog:
     def __init__(self, folder, start, run_id):
         self.path = os.path.join(folder, file_name(start, run_id))
         self.file = open(self.path, "ab")  # a start after a kill may find its own cut-back file
-        self.length, self.digest = 0, hashlib.sha256()
-        if self.file.tell():  # continue what is there (checked and cut back by the run folder)
-            self.length = self.file.tell()
-            self.digest = hashlib.sha256()
-            with open(self.path, "rb") as f:
-                self.digest.update(f.read())
+        self.length = self.file.tell()    # continue what is there (checked and cut back by the run folder)
+        self.digest = hashlib.sha256()
+        with open(self.path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                self.digest.update(block)
         self.writer = record_writer.RecordWriter(_Counted(self))
         self.tagged = set()  # tags whose plugin (scalars, images) this file has named
         self.pending = []    # scalars not yet written

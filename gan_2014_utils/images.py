@@ -13,8 +13,8 @@ import sys
 
 import numpy as np
 
-from gan_2014_utils.files import BadFile, atomic_write, available_memory, file_problem, kind_of, read_npz
-from gan_2014_utils.process import UsageError, lazy, mb, say
+from gan_2014_utils.files import atomic_write, kind_of, require_memory
+from gan_2014_utils.process import UsageError, lazy, say
 
 keras = lazy("keras")
 
@@ -44,39 +44,49 @@ def check_images(x, where, fix="give uint8 pixels 0-255, e.g. (x * 255).round().
     return x[..., 0] if x.ndim == 4 and x.shape[3] == 1 else x
 
 
+def is_keras_dataset(source):
+    """A Keras data set's name, with no file or folder of that name here (which would come first)."""
+    return source in KERAS_DATASETS and kind_of(source) == "missing"
+
+
+def image_shape(x):
+    """(rows, cols, channels) of images as the data holds them: gan.py's img_shape."""
+    return (*x.shape[1:3], x.shape[3] if x.ndim == 4 else 1)
+
+
+def download_failure(e):
+    """What went wrong in a keras.datasets download, in a few words (get_file wraps every
+    network failure in a bare Exception)."""
+    return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+
+
 def describe(x):
     """Images' size as an image viewer gives it (width x height), and grey or colour."""
     return f"{x.shape[2]}x{x.shape[1]} {'colour' if x.ndim == 4 else 'grey'}"
 
 
-def load_array(path):
-    """An .npy of images, or an .npz with one array of images (any name)."""
-    problem = file_problem(path)
-    if problem:
-        raise UsageError(f"--data {path}: {problem}")
-    if path.lower().endswith(".npy"):
-        try:
-            with open(path, "rb") as f:
-                version = np.lib.format.read_magic(f)
-                read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
-                    np.lib.format.read_array_header_2_0
-                shape, _, dtype = read_header(f)
-                need = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-                if need > available_memory():
-                    raise UsageError(f"--data {path}: its {shape} array needs {mb(need)} of memory and "
-                                     f"{mb(available_memory())} is free; pass fewer or smaller images")
-                if need > os.path.getsize(path):
-                    raise UsageError(f"--data {path}: its header declares {shape} {dtype} but the file is "
-                                     "shorter; the file is cut short or damaged")
-                f.seek(0)
-                x = np.lib.format.read_array(f, allow_pickle=False)
-        except (ValueError, OSError, EOFError) as e:
-            raise UsageError(f"--data {path}: not a readable .npy array ({str(e).splitlines()[0][:80]})") from None
-        return check_images(x, path)
+def read_npy(path):
+    """An .npy of images, its header checked against memory and the file's size before reading."""
     try:
-        arrays = read_npz(path)
-    except BadFile as e:
-        raise UsageError(f"--data {path}: {e}") from None
+        with open(path, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
+                np.lib.format.read_array_header_2_0
+            shape, _, dtype = read_header(f)
+            need = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+            require_memory(f"--data {path}: its {shape} array", need, "pass fewer or smaller images")
+            if need > os.path.getsize(path):
+                raise UsageError(f"--data {path}: its header declares {shape} {dtype} but the file is "
+                                 "shorter; the file is cut short or damaged")
+            f.seek(0)
+            x = np.lib.format.read_array(f, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as e:
+        raise UsageError(f"--data {path}: not a readable .npy array ({str(e).splitlines()[0][:80]})") from None
+    return check_images(x, path)
+
+
+def one_array(path, arrays):
+    """The images of an .npz that is not in Keras's layout: its one array, any name."""
     if len(arrays) != 1:
         raise UsageError(f"--data {path}: holds {', '.join(sorted(arrays)) or 'no arrays'}; give an .npz with "
                          "x_train (Keras's layout), or with one array of images")
@@ -88,8 +98,7 @@ def load_keras_dataset(name):
     try:
         (x, y), (x_test, y_test) = getattr(keras.datasets, name).load_data()
     except Exception as e:  # get_file wraps every network failure in a bare Exception
-        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise UsageError(f"--data {name}: could not download Keras's {name} ({reason}); pass --data with a "
+        raise UsageError(f"--data {name}: could not download Keras's {name} ({download_failure(e)}); pass --data with a "
                          f"local copy: an .npz with x_train (and x_test), an .npy of images, or a folder of "
                          "images") from None
     return (check_images(x, name), np.asarray(y).reshape(-1)), (check_images(x_test, name), np.asarray(y_test).reshape(-1))
@@ -185,10 +194,9 @@ def read_folder(folder):
     (cols, rows), _ = headers[0]
     colour = any(mode in COLOUR_MODES for _, mode in headers)
     shape = (len(names), rows, cols) + ((3,) if colour else ())
-    need = int(np.prod(shape, dtype=np.int64)) + 4 * max(w * h for (w, h), _ in headers) * 2
-    if need > available_memory():
-        raise UsageError(f"--data {folder}: its {len(names):,} images of {cols}x{rows} need {mb(need)} of memory "
-                         f"and {mb(available_memory())} is free; pass fewer or smaller images")
+    require_memory(f"--data {folder}: its {len(names):,} images of {cols}x{rows}",  # and the largest one decoded
+                   int(np.prod(shape, dtype=np.int64)) + 4 * max(w * h for (w, h), _ in headers) * 2,
+                   "pass fewer or smaller images")
     x = np.empty(shape, np.uint8)
     bar = keras.utils.Progbar(len(names), unit_name="image") if sys.stdout.isatty() else None
     for i, name in enumerate(names):

@@ -18,7 +18,7 @@ from gan_2014_utils.history import (COLUMN, HISTORY, CollapseWatch, RecentMean, 
                                     read_history, row_text, rows_digest, write_history, write_row)
 from gan_2014_utils.pictures import GIF, grid_files, make_gif
 from gan_2014_utils.process import Interrupted, Stopped, WriteError, one_line
-from gan_2014_utils.run_folder import (BEST_FILES, CHECKPOINT, FINAL_WEIGHTS, Restored, save_weights,
+from gan_2014_utils.run_folder import (BEST_FILES, CHECKPOINT, FINAL_WEIGHTS, Restored, event_files, save_weights,
                                        write_checkpoint)
 
 # The settings TensorBoard's HParams tab compares runs by
@@ -38,6 +38,7 @@ class Recorder:
     def __init__(self, run, gan, epochs):
         self.run, self.gan, self.epochs = run, gan, epochs
         self.settings, self.path, self.guard = run.settings, run.path, run.guard
+        self.run_id = self.settings.get("run_id", events.PYTHON_RUN)  # what names its event files
         self.files = {}  # every file this run wrote: its key -> sha256 (an event file: length:sha256)
         self.history, self.rows, self.best = [], None, None
         self.stop_signal, self.bar, self.saved_at, self.events = None, None, 0, None
@@ -99,9 +100,9 @@ class Recorder:
             self.rebuild(start)
         self.cut_events(recorded)
         if self.settings.get("tensorboard", True):
-            self.events = events.EventLog(run.dir, start, self.settings.get("run_id", events.PYTHON_RUN))
+            self.events = events.EventLog(run.dir, start, self.run_id)
             self.events.settings(start, {k: self.settings[k] for k in HPARAMS if k in self.settings} |
-                                 {"run_id": self.settings.get("run_id", events.PYTHON_RUN)})
+                                 {"run_id": self.run_id})
         if fixed_noise is None:
             # One fixed batch of 25 latent points for every grid of the run, so the
             # grids show the same points evolving rather than new random digits.
@@ -113,15 +114,14 @@ class Recorder:
         """TensorBoard's events back to the checkpoint, as history.csv: each event
         file it recorded cut to its recorded length (the run folder checked the
         bytes up to there), this run's others (started at or after it) removed."""
-        run_id = self.settings.get("run_id", events.PYTHON_RUN)
-        for name in sorted(os.listdir(self.run.dir)):
+        for name in event_files(self.run.dir):
             path = self.path(name)
-            if name in recorded and events.is_events_name(name) and kind_of(path) == "file":
+            if name in recorded and kind_of(path) == "file":
                 length, _ = events.parse_record(recorded[name])
                 if os.path.getsize(path) > length:
                     os.truncate(path, length)
                 self.files[name] = recorded[name]
-            elif events.owner(name) == run_id[:8] and kind_of(path) == "file":
+            elif events.owner(name) == self.run_id[:8] and kind_of(path) == "file":
                 os.remove(path)
 
     def rebuild(self, start):

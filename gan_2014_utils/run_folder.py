@@ -14,7 +14,7 @@ from gan_2014_utils import backend, events
 from gan_2014_utils.data import data_digest
 from gan_2014_utils.files import atomic_write, check_writable_dir, file_sha256, kind_of, lock_folder, read_npz, \
     BadFile, still_locked, write_text
-from gan_2014_utils.images import KERAS_DATASETS
+from gan_2014_utils.images import KERAS_DATASETS, image_shape, is_keras_dataset
 from gan_2014_utils.history import COLUMN, HISTORY, read_history, rows_digest
 from gan_2014_utils.options import flag, options_given
 from gan_2014_utils.pictures import GIF, OWNER, grid_files, grid_owner, is_grid_name
@@ -489,9 +489,8 @@ class RunFolder:
                              f"{digest}) are not the run's (sha256 {self.settings['data_sha256']}, "
                              f"{self.settings['data'] or 'downloaded'}); pass the run's data file")
         self.settings["data_sha256"] = digest
-        x = mnist[0][0]
-        self.settings["image_shape"] = [*x.shape[1:3], x.shape[3] if x.ndim == 4 else 1]  # gan.py's img_shape
-        if data_arg in KERAS_DATASETS and kind_of(data_arg) == "missing":
+        self.settings["image_shape"] = list(image_shape(mnist[0][0]))  # gan.py's img_shape
+        if is_keras_dataset(data_arg):
             self.settings["data"] = data_arg  # a Keras data set, by its name
         elif data_arg is not None:  # where the run's digits are now, from its folder
             self.settings["data"] = os.path.relpath(os.path.abspath(data_arg), os.path.abspath(self.dir))

@@ -16,6 +16,17 @@ def tiny_data(tmp_path):
     return make_tiny_mnist(tmp_path / "tiny.npz")
 
 
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    """A project folder with the data in it (tiny.npz), as the current folder, and
+    Keras's cache beside it (tmp_path/keras-home: a folder of images is cached there)."""
+    (tmp_path / "proj").mkdir()
+    make_tiny_mnist(tmp_path / "proj" / "tiny.npz")
+    monkeypatch.chdir(tmp_path / "proj")
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras-home"))
+    return tmp_path / "proj"
+
+
 LOCAL_MNIST = os.path.join(ROOT, "mnist.npz")  # where the README tells a user to put Keras's mnist.npz
 
 

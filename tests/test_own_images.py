@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 import gan_2014
-from gan_2014_utils import images as image_sources
+from gan_2014_utils import files, images as image_sources
 from helpers import refused, tree
 
 TINY = ["--batch-size", "8", "--seed", "3", "--sample-interval", "2", "--epochs", "4"]
@@ -22,15 +22,6 @@ TINY = ["--batch-size", "8", "--seed", "3", "--sample-interval", "2", "--epochs"
 @pytest.fixture(autouse=True)
 def _no_xla(no_xla):
     pass
-
-
-@pytest.fixture
-def project(tmp_path, monkeypatch):
-    """An empty project folder as the current folder, with Keras's cache in it."""
-    (tmp_path / "proj").mkdir()
-    monkeypatch.chdir(tmp_path / "proj")
-    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras-home"))
-    return tmp_path / "proj"
 
 
 def pictures(folder, n=24, size=(10, 12), mode="RGB", seed=0, start=0):
@@ -195,7 +186,7 @@ def test_bad_images_are_one_line_exit_2_and_nothing_written(project, capsys, set
 
 def test_images_too_large_for_memory_are_refused_before_they_are_read(project, capsys, monkeypatch):
     pictures(project / "pics")
-    monkeypatch.setattr(image_sources, "available_memory", lambda: 1000)
+    monkeypatch.setattr(files, "available_memory", lambda: 1000)  # what require_memory asks
     monkeypatch.setattr(Image.Image, "convert", lambda *a: (_ for _ in ()).throw(AssertionError("decoded")))
     before = tree(project)
     line = refused(capsys, ["--data", "pics", *TINY], "its 24 images of 10x12 need")

@@ -30,15 +30,6 @@ def _no_xla(no_xla):
     pass
 
 
-@pytest.fixture
-def project(tmp_path, monkeypatch):
-    """A project folder with the data in it, as the current folder."""
-    (tmp_path / "proj").mkdir()
-    make_tiny_mnist(tmp_path / "proj" / "tiny.npz")
-    monkeypatch.chdir(tmp_path / "proj")
-    return tmp_path / "proj"
-
-
 def grids(folder):
     return {n: (folder / "images" / n).read_bytes() for n in pictures.grid_files(folder / "images")}
 

@@ -24,14 +24,6 @@ def _no_xla(no_xla):
     pass
 
 
-@pytest.fixture
-def project(tmp_path, monkeypatch):
-    (tmp_path / "proj").mkdir()
-    make_tiny_mnist(tmp_path / "proj" / "tiny.npz")
-    monkeypatch.chdir(tmp_path / "proj")
-    return tmp_path / "proj"
-
-
 def history(folder):
     """history.csv's columns by name: {column: [(iteration, value)]}, as TensorBoard keeps them (float32)."""
     import csv
