@@ -213,7 +213,8 @@ def read_folder(folder):
             bar.update(i + 1)
     resized = sum(size != (cols, rows) for size, _ in headers)
     grey = sum(mode in GREY_MODES for _, mode in headers) if colour else 0
-    say(f"gan_2014: read {len(names):,} images from {folder}/: {cols}x{rows} {'colour' if colour else 'grey'}"
+    say(f"gan_2014: read {len(names):,} images from {os.path.normpath(folder)}/: {cols}x{rows} "  # my_images/ once
+        f"{'colour' if colour else 'grey'}"
         + (f"; {resized:,} of another size resized to {cols}x{rows} (the first image's)" if resized else "")
         + (f"; {grey:,} grey ones made colour (the folder holds colour images)" if grey else ""))
     try:
