@@ -62,19 +62,27 @@ def classifier_cache(tmp_path_factory):
 
 
 @pytest.fixture
-def no_xla(monkeypatch):
-    """Trainings in this process without XLA: its ~10 s compile is most of a short
-    run's time. For tests of folders and messages, not of the numbers."""
-    import gan_2014
-    monkeypatch.setattr(gan_2014, "JIT_COMPILE", False)
+def no_xla():
+    """Trainings in this process as helpers.short_runs() runs them: without XLA (its
+    ~10 s compile is most of a short run's time), on models shared with this
+    process's earlier trainings (model_pool.py: each traced once), held-out
+    estimates on a tenth of the samples. For tests of folders and messages, not of the numbers."""
+    from helpers import short_runs
+    with short_runs():
+        yield
+
+
+def require_backend(name):
+    """Skip, saying why, when the Keras backend `name` is not installed."""
+    import importlib.util
+
+    from gan_2014_utils.backend import INSTALL
+    if importlib.util.find_spec(name) is None:
+        pytest.skip(f"{name} is not installed ({INSTALL[name]}); .ci/run installs it")
 
 
 @pytest.fixture(params=("jax", "torch"))
 def other(request):
     """The other Keras backends in turn, each skipped saying why when it is not installed."""
-    import importlib.util
-
-    from gan_2014_utils.backend import INSTALL
-    if importlib.util.find_spec(request.param) is None:
-        pytest.skip(f"{request.param} is not installed ({INSTALL[request.param]}); .ci/run installs it")
+    require_backend(request.param)
     return request.param

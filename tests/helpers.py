@@ -108,15 +108,31 @@ def place_run(source, dest, data):
     (dest / "run" / "run.json").write_text(json.dumps(settings, indent=1))
 
 
-def train_without_xla(argv):
-    """gan_2014.main(argv) with XLA off, for a module's shared run (conftest's
-    no_xla does the same for one test)."""
-    import gan_2014
-    saved, gan_2014.JIT_COMPILE = gan_2014.JIT_COMPILE, False
+HELDOUT_SAMPLES = 1000  # the tests' --eval-every estimates: the same code on a tenth of the samples
+
+
+@contextlib.contextmanager
+def short_runs():
+    """gan_2014.main without XLA, on the process's shared models (model_pool.py),
+    its held-out estimates on HELDOUT_SAMPLES samples: the trainings of the tests
+    of folders and messages, whose numbers are not what they test."""
+    from gan_2014_utils import evaluation, train
+    from model_pool import pooled
+    saved = train.heldout_monitor
+    train.heldout_monitor = lambda *a: evaluation.heldout_monitor(*a, samples=HELDOUT_SAMPLES)
     try:
-        gan_2014.main(argv)
+        with pooled():
+            yield
     finally:
-        gan_2014.JIT_COMPILE = saved
+        train.heldout_monitor = saved
+
+
+def train_without_xla(argv):
+    """gan_2014.main(argv) as short_runs() runs it, for a module's shared run
+    (conftest's no_xla does the same for one test)."""
+    import gan_2014
+    with short_runs():
+        gan_2014.main(argv)
 
 
 def train_named_run(folder, name, *argv):

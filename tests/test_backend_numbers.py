@@ -1,13 +1,16 @@
 """The same numbers on every Keras 3 backend (issue 43): TensorFlow in this
-process, JAX and PyTorch in children with KERAS_BACKEND set (`other`, in
-conftest.py: skipped saying why when not installed): one iteration from the
-same weights and minibatch to float32 rounding, the same Parzen figure."""
+process, JAX and PyTorch in one child each with KERAS_BACKEND set (skipped
+saying why when not installed): one iteration from the same weights and
+minibatch to float32 rounding, the same Parzen figure."""
+import contextlib
+import io
 import os
 
 import numpy as np
 import pytest
 
 from gan_2014_utils.run_folder import is_random_state
+from conftest import require_backend
 from helpers import ROOT, child, make_tiny_mnist
 from test_iteration_forms import assert_same_state
 
@@ -29,13 +32,49 @@ def iteration_inputs(tmp_path, arch):
     return path
 
 
-@pytest.mark.parametrize("arch, form", [("keras-gan", "compiled"), ("keras-gan", "literal"), ("paper", "compiled")])
-def test_one_iteration_on_each_backend_equals_tensorflows_to_float32_rounding(tmp_path, other, arch, form):
+CASES = [("keras-gan", "compiled"), ("keras-gan", "literal"), ("paper", "compiled")]
+PARZEN = ("from gan_2014_utils import evaluation, generators\n"
+          "found = generators.describe_generator('pretrained/keras-gan-mnist.weights.h5', gan_2014.ARCHS)\n"
+          "gan = generators.load_generator(found, gan_2014.ARCHS)\n"
+          "x = np.random.default_rng(0).random((300, 784)).astype(np.float32)\n"
+          "print('parzen', repr(evaluation.parzen_evaluate(evaluation.generate(gan, 1000, 1), x[:100], x[100:])))\n")
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory):
+    """Each case's first state and draws, and TensorFlow's iteration and Parzen figure, here."""
+    import gan_2014
     import one_iteration
-    src = iteration_inputs(tmp_path, arch)
-    one_iteration.main(arch, form, src, tmp_path / "tensorflow.npz")
-    child(other, os.path.join(HERE, "one_iteration.py"), arch, form, src, tmp_path / f"{other}.npz", cwd=tmp_path)
-    with np.load(tmp_path / "tensorflow.npz") as a, np.load(tmp_path / f"{other}.npz") as b, np.load(src) as s:
+    folder = tmp_path_factory.mktemp("tensorflow")
+    for arch in dict(CASES):
+        iteration_inputs(folder, arch)
+    for arch, form in CASES:
+        one_iteration.main(arch, form, folder / f"in-{arch}.npz", folder / f"{arch}-{form}.npz")
+    namespace = {"np": np, "gan_2014": gan_2014}
+    with contextlib.redirect_stdout(io.StringIO()) as out, contextlib.chdir(ROOT):
+        exec(PARZEN, namespace)
+    return folder, eval(out.getvalue().split("parzen ", 1)[1])
+
+
+@pytest.fixture(scope="module", params=("jax", "torch"))
+def theirs(request, inputs, tmp_path_factory):
+    """One child on the other backend (skipped saying why when not installed): every
+    case's iteration from TensorFlow's inputs, and the Parzen figure."""
+    require_backend(request.param)
+    folder, out = inputs[0], tmp_path_factory.mktemp(request.param)
+    code = ("import sys; sys.path[:0] = [%r, %r]; import numpy as np, gan_2014, one_iteration\n" % (ROOT, HERE)
+            + "".join("one_iteration.main(%r, %r, %r, %r)\n" % (arch, form, str(folder / f"in-{arch}.npz"),
+                                                                 str(out / f"{arch}-{form}.npz"))
+                      for arch, form in CASES) + PARZEN)
+    done = child(request.param, "-c", code, cwd=ROOT)
+    return request.param, out, eval(done.stdout.split("parzen ", 1)[1])
+
+
+@pytest.mark.parametrize("arch, form", CASES)
+def test_one_iteration_on_each_backend_equals_tensorflows_to_float32_rounding(inputs, theirs, arch, form):
+    folder, (_, out, _) = inputs[0], theirs
+    with np.load(folder / f"{arch}-{form}.npz") as a, np.load(out / f"{arch}-{form}.npz") as b, \
+            np.load(folder / f"in-{arch}.npz") as s:
         ours = {k: a[k] for k in a.files if not is_random_state(k)}
         theirs = {k: b[k].astype(a[k].dtype) for k in ours}
         start = {k: s[k].astype(a[k].dtype) for k in ours if k != "losses"}
@@ -44,15 +83,7 @@ def test_one_iteration_on_each_backend_equals_tensorflows_to_float32_rounding(tm
     assert assert_same_state(ours, theirs, start, 2) >= 10  # D: two Adam steps (real, fake); G: one
 
 
-def test_the_parzen_figure_of_the_shipped_generator_is_the_same_on_each_backend(tmp_path, other):
+def test_the_parzen_figure_of_the_shipped_generator_is_the_same_on_each_backend(inputs, theirs):
     """evaluate's figure from the same noise: the generator's outputs agree to float32
     rounding, so the log-likelihood does (its sums are float64)."""
-    code = ("import sys; sys.path.insert(0, %r); import numpy as np, gan_2014\n"
-            "from gan_2014_utils import data, evaluation, generators\n"
-            "found = generators.describe_generator('pretrained/keras-gan-mnist.weights.h5', gan_2014.ARCHS)\n"
-            "gan = generators.load_generator(found, gan_2014.ARCHS)\n"
-            "x = np.random.default_rng(0).random((300, 784)).astype(np.float32)\n"
-            "s = evaluation.generate(gan, 1000, 1)\n"
-            "print(repr(evaluation.parzen_evaluate(s, x[:100], x[100:])))\n") % ROOT
-    figures = [eval(child(b, "-c", code, cwd=ROOT).stdout.strip().splitlines()[-1]) for b in ("tensorflow", other)]
-    np.testing.assert_allclose(figures[1], figures[0], rtol=1e-5)
+    np.testing.assert_allclose(theirs[2], inputs[1], rtol=1e-5)

@@ -18,13 +18,11 @@ TINY = ["--batch-size", "16", "--seed", "4", "--sample-interval", "2", "--checkp
 def test_kill_9_then_resume_on_each_backend_gives_the_uninterrupted_history_and_no_tensorflow(tmp_path, other):
     make_tiny_mnist(tmp_path / "tiny.npz")
     argv = ["--data", "tiny.npz", *TINY, "--epochs", "6"]
-    for name in ("whole", "again", "killed"):
+    for name in ("whole", "killed"):
         (tmp_path / name).mkdir()
         (tmp_path / name / "tiny.npz").write_bytes((tmp_path / "tiny.npz").read_bytes())
     kill = os.path.join(HERE, "kill_at_write.py")
     child(other, kill, 0, *argv, cwd=tmp_path / "whole")
-    child(other, kill, 0, *argv, cwd=tmp_path / "again")
-    assert losses_of(tmp_path / "again") == losses_of(tmp_path / "whole")  # the same --seed, the same history
     killed = child(other, kill, 9, *argv, cwd=tmp_path / "killed", check=False)  # after a checkpoint
     assert killed.returncode == -9  # SIGKILL, mid-run
     code = ("import sys; sys.path.insert(0, %r); import gan_2014; gan_2014.main(['--resume'])\n"
@@ -32,6 +30,8 @@ def test_kill_9_then_resume_on_each_backend_gives_the_uninterrupted_history_and_
     resumed = child(other, "-c", code, cwd=tmp_path / "killed")
     assert "resuming from iteration" in resumed.stdout
     assert "tensorflow loaded: False" in resumed.stdout  # with torch, a TensorFlow beside it crashes the process
+    # the killed process's rows up to its checkpoint, then the resumed one's: the same
+    # --seed in another process gives the same history, and a kill loses nothing of it
     assert losses_of(tmp_path / "killed") == losses_of(tmp_path / "whole")
     grids = lambda folder: {k: v for k, v in tree(folder / "images").items() if k != ".gan_2014-run"}  # not the run id
     assert grids(tmp_path / "killed") == grids(tmp_path / "whole")  # the grids and the GIF, byte for byte

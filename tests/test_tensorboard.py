@@ -69,19 +69,21 @@ def test_the_authors_model_logs_its_learning_rate_and_momentum_every_iteration(p
     assert momentum == [(s, 0.5) for s in range(1, 5)]
 
 
-def test_real_tensorboard_shows_each_iteration_once_after_kill_9_and_resume_live(tmp_path):
+def test_real_tensorboard_shows_each_iteration_once_after_kill_9_and_resume_live(tmp_path, monkeypatch, capsys):
     for name in ("whole", "killed"):
         (tmp_path / name).mkdir()
         make_tiny_mnist(tmp_path / name / "tiny.npz")
     argv = ["--data", "tiny.npz", *TINY, "--epochs", "8"]
     kill = os.path.join(HERE, "kill_at_write.py")
-    child("tensorflow", kill, 0, *argv, cwd=tmp_path / "whole")
+    monkeypatch.chdir(tmp_path / "whole")
+    gan_2014.main(argv)  # the uninterrupted run: here (only the killed one must be a process of its own)
     # the 12th write is losses.png after grid 6: the checkpoint is at 3, the events reach 6
     assert child("tensorflow", kill, 12, *argv, cwd=tmp_path / "killed", check=False).returncode == -9
     with tensorboard_server(tmp_path) as get:
         steps = lambda: [s for _, s, _ in get("/data/plugin/scalars/scalars", run="killed/run", tag="loss/d")]
         assert wait_for(steps, lambda s: s == list(range(1, 7))) == list(range(1, 7))  # what the killed run wrote
-        child("tensorflow", kill, 0, "--resume", cwd=tmp_path / "killed")
+        monkeypatch.chdir(tmp_path / "killed")
+        gan_2014.main(["--resume"])
         shown = wait_for(lambda: get("/data/plugin/scalars/scalars", run="killed/run", tag="loss/d"),
                          lambda rows: [s for _, s, _ in rows] == list(range(1, 9)))
         assert [(s, v) for _, s, v in shown] == history(tmp_path / "killed")["d_loss"]  # once each, the history's
@@ -93,6 +95,7 @@ def test_real_tensorboard_shows_each_iteration_once_after_kill_9_and_resume_live
             (tmp_path / "killed" / "images" / "8.png").read_bytes()
     assert losses_of(tmp_path / "killed") == losses_of(tmp_path / "whole")
     assert_events_are_history(tmp_path / "killed")  # on disk too: TensorBoard's other loader shows no zigzag
+    capsys.readouterr()
 
 
 def test_no_tensorboard_writes_no_events_for_the_runs_whole_life(project, capsys):
