@@ -1,25 +1,23 @@
-"""Built models shared by a test process's trainings (issue 46): a model's
+"""Compiled models shared by a test process's trainings (issue 46): a model's
 tf.function is traced once per model object (~1.5 s, a third of a short run's
 time), so the trainings of tests about folders and messages (`no_xla` in
-conftest.py) reuse the models an earlier `gan_2014.main` of this process built
-with the same constructor arguments, reset to exactly the state a fresh build
-leaves: every variable the model owns (`all_variables()` and any other in its
-attributes), its attributes, the networks' `trainable` flags, and the global
-random state after the build (Python's, NumPy's, Keras's global seed
-generator). Reused only when the global random state before the build is the
-fresh build's too (`main` seeds it just before), so the run cannot tell: that
-is `test_model_pool.py`'s to prove. Tests of the numbers (XLA, determinism)
-never use it: their builds are fresh."""
+conftest.py) run on the model objects an earlier `gan_2014.main` of this
+process built with the same constructor arguments but the seed. Each
+construction still builds the model afresh, as the script asks (its initial
+weights, its random stream, the global random state it draws from); the shared
+object then takes that fresh build's state: every variable (`all_variables()`
+and any other in its attributes), its plain attributes (numbers, strings,
+arrays), the networks' `trainable` flags. Only the traced functions and the
+objects they hold are the shared object's. `test_model_pool.py` proves a run
+cannot tell. Tests of the numbers (XLA, determinism) never use it."""
 import contextlib
-import copy
-import random
 
 import numpy as np
 
 import gan_2014
 
 POOLED = (gan_2014.GAN, gan_2014.PaperGAN)  # not ToyGAN (its own loop) nor anything a test defines
-LIMIT = 24  # models kept per process, the most recently built ones (~30 MB each)
+LIMIT = 16  # models kept per process, the most recently built ones
 
 
 def _key(cls, args, kwargs):
@@ -27,32 +25,16 @@ def _key(cls, args, kwargs):
         if isinstance(v, np.ndarray):
             return ("ndarray", v.shape, v.dtype.str, v.tobytes())
         return tuple(map(plain, v)) if isinstance(v, (list, tuple)) else v
-    return cls, plain(args), tuple(sorted((k, plain(v)) for k, v in kwargs.items()))
+    return cls, plain(args), tuple(sorted((k, plain(v)) for k, v in kwargs.items() if k != "seed"))
 
 
-def _global_rng():
-    import keras
-    from keras.src.backend.common import global_state
-    from keras.src.random import seed_generator
-    gen = global_state.get_global_attribute(seed_generator.GLOBAL_SEED_GENERATOR)
-    return random.getstate(), np.random.get_state(), gen, None if gen is None else np.array(keras.ops.convert_to_numpy(gen.state))
-
-
-def _same_rng(a, b):
-    (pa, na, ga, sa), (pb, nb, gb, sb) = a, b
-    return (pa == pb and all(np.array_equal(x, y) for x, y in zip(na, nb)) and ga is gb
-            and (sa is None) == (sb is None) and (sa is None or np.array_equal(sa, sb)))
-
-
-def _set_global_rng(state):
-    from keras.src.backend.common import global_state
-    from keras.src.random import seed_generator
-    py, npy, gen, value = state
-    random.setstate(py)
-    np.random.set_state(npy)
-    global_state.set_global_attribute(seed_generator.GLOBAL_SEED_GENERATOR, gen)
-    if gen is not None:
-        gen.state.assign(value)
+def _plain(value):
+    """Data, not a Keras object (a model, a variable, a random generator, a traced function)."""
+    if isinstance(value, (list, tuple)):
+        return all(map(_plain, value))
+    if isinstance(value, dict):
+        return all(map(_plain, value.values()))
+    return value is None or isinstance(value, (bool, int, float, str, np.ndarray, np.generic))
 
 
 def _variables(gan):
@@ -65,56 +47,71 @@ def _variables(gan):
     return list(found.values())
 
 
-class Snapshot:
-    """What a fresh build left: restored, the model is that fresh build."""
+def _networks(gan):
+    return [getattr(gan, name, None) for name in ("generator", "discriminator", "combined")]
 
-    def __init__(self, gan, rng_before):
-        import keras
-        self.rng_before, self.rng_after = rng_before, _global_rng()
-        self.values = [(v, np.array(keras.ops.convert_to_numpy(v))) for v in _variables(gan)]
-        self.attributes = dict(vars(gan))
-        self.trainable = [(m, m.trainable) for m in (gan.generator, gan.discriminator, getattr(gan, "combined", None))
-                          if m is not None]
 
-    def restore(self, gan):
-        vars(gan).clear()
-        vars(gan).update({k: copy.copy(v) if type(v) in (dict, list) else v for k, v in self.attributes.items()})
-        for v, value in self.values:
-            v.assign(value)
-        for model, flag in self.trainable:
-            model.trainable = flag
-        _set_global_rng(self.rng_after)
+def adopt(shared, fresh):
+    """`shared` takes `fresh`'s state, keeping its own Keras objects; False when
+    they do not match variable for variable (then nothing is changed)."""
+    attributes = {k: v if _plain(v) else vars(shared).get(k) for k, v in vars(fresh).items()}
+    if any(v is None and not _plain(vars(fresh)[k]) for k, v in attributes.items()):
+        return False
+    saved = dict(vars(shared))
+    vars(shared).clear()
+    vars(shared).update(attributes)
+    mine, theirs = _variables(shared), _variables(fresh)
+    if [(tuple(v.shape), v.dtype) for v in mine] != [(tuple(v.shape), v.dtype) for v in theirs]:
+        vars(shared).clear()
+        vars(shared).update(saved)
+        return False
+    for a, b in zip(mine, theirs):
+        a.assign(b.value)
+    for a, b in zip(_networks(shared), _networks(fresh)):
+        if a is not None:
+            a.trainable = b.trainable
+    return True
 
 
 class Pool:
     def __init__(self):
-        self.models = []     # [(key, gan, snapshot)], oldest first
+        self.models = []     # [(key, gan)], oldest first
         self.taken = set()   # ids of the models the current main() holds
         self.inside = False  # in a pooled main(): only then are models shared
+        self.adopted = 0     # constructions that ran on a shared model
 
     def new(self, cls, *args, **kwargs):
         gan = object.__new__(cls)
-        if not self.inside or cls not in POOLED or kwargs.get("seed") is None:
+        if not self.inside or cls not in POOLED:
             return gan
-        key, rng = _key(cls, args, kwargs), _global_rng()
-        for k, model, snapshot in self.models:
-            if k == key and id(model) not in self.taken and _same_rng(snapshot.rng_before, rng):
+        key = _key(cls, args, kwargs)
+        for k, model in self.models:
+            if k == key and id(model) not in self.taken:
                 self.taken.add(id(model))
-                model._pool_reset = snapshot
+                model._pool_fill = True
                 return model
-        gan._pool_build = (key, rng)
+        gan._pool_add = key
         return gan
 
     def init(self, cls, original, gan, *args, **kwargs):
-        snapshot = vars(gan).pop("_pool_reset", None)
-        if snapshot is not None:
-            return snapshot.restore(gan)
-        build = vars(gan).pop("_pool_build", None) if type(gan) is cls else None
+        if type(gan) is not cls:  # a subclass's __init__ calling this one's
+            return original(gan, *args, **kwargs)
+        if vars(gan).pop("_pool_fill", False):
+            fresh = object.__new__(cls)
+            original(fresh, *args, **kwargs)  # the build the script asked for
+            if adopt(gan, fresh):
+                self.adopted += 1
+            else:
+                vars(gan).clear()
+                vars(gan).update(vars(fresh))
+            return None
+        key = vars(gan).pop("_pool_add", None)
         original(gan, *args, **kwargs)
-        if build is not None:
-            self.models.append((build[0], gan, Snapshot(gan, build[1])))
+        if key is not None:
+            self.models.append((key, gan))
             self.taken.add(id(gan))
             del self.models[:-LIMIT]
+        return None
 
 
 POOL = Pool()

@@ -170,13 +170,12 @@ def test_the_authors_discriminator_sees_the_fake_half_with_dropout_on(tiny_data)
 
 
 def test_the_literal_form_is_a_setting_the_run_keeps_and_the_authors_model_refuses(tmp_path, tiny_data, capsys,
-                                                                                 monkeypatch):
+                                                                                 monkeypatch, no_xla):
     import json
     monkeypatch.chdir(tmp_path)
     with pytest.raises(SystemExit) as e:
         gan_2014.main(["--arch", "paper", "--train-on-batch", "--data", tiny_data])
     assert e.value.code == 2 and "drop --train-on-batch" in capsys.readouterr().err
-    monkeypatch.setattr(gan_2014, "JIT_COMPILE", False)
     gan_2014.main(["--train-on-batch", "--data", tiny_data, "--epochs", "2", "--batch-size", "16"])
     assert json.loads((tmp_path / "run" / "run.json").read_text())["train_on_batch"] is True
     gan_2014.main(["--resume", "--epochs", "3"])  # a resumed run's form is its own: no option needed

@@ -1,7 +1,8 @@
-"""The tests' shared models (model_pool.py, issue 46) are invisible to a run: a
-training on a model reused after another training writes exactly what it
-wrote on the model's fresh build, so the tests of folders and messages that
-use them prove what they proved on fresh builds."""
+"""The tests' shared compiled models (model_pool.py, issue 46) are invisible to
+a run: a training on a model object that an earlier training used, with
+another seed or the same, writes exactly what it writes on a model built
+outside the pool, so the tests of folders and messages that share them prove
+what they proved on fresh objects."""
 import numpy as np
 import pytest
 
@@ -21,26 +22,32 @@ def written(folder):
     return arrays, losses_of(folder), grids
 
 
+def assert_same(a, b):
+    assert a[0].keys() == b[0].keys() and len(a[0]) > 20
+    for key in a[0]:
+        np.testing.assert_array_equal(b[0][key], a[0][key], err_msg=key)
+    assert b[1] == a[1] and len(a[1]) == 4  # the history, held-out estimates included
+    assert b[2] == a[2] and len(a[2]) == 3  # the grids, byte for byte
+
+
 @pytest.mark.parametrize("arch", ["keras-gan", "paper"])
-def test_a_run_on_a_reused_model_writes_what_it_wrote_on_the_fresh_build(tmp_path, monkeypatch, capsys, arch):
+def test_a_run_on_a_shared_model_writes_what_it_writes_on_its_own(tmp_path, monkeypatch, capsys, arch):
     make_tiny_mnist(tmp_path / "tiny.npz")
     monkeypatch.chdir(tmp_path)
     from gan_2014_utils import evaluation, train
     monkeypatch.setattr(train, "heldout_monitor", lambda *a: evaluation.heldout_monitor(*a, samples=500))
-    POOL.models.clear()  # the first run builds its model afresh
+    run = lambda name, seed: gan_2014.main(["--data", "tiny.npz", "--arch", arch, "--seed", str(seed), *TINY,
+                                            "--run-dir", f"{name}/run", "--images", f"{name}/images"])
+    monkeypatch.setattr(gan_2014, "JIT_COMPILE", False)
+    run("own-4", 4)  # outside the pool: a model of its own
+    POOL.models.clear()
     with pooled():
-        def run(name, seed):
-            gan_2014.main(["--data", "tiny.npz", "--arch", arch, "--seed", str(seed), *TINY,
-                           "--run-dir", f"{name}/run", "--images", f"{name}/images"])
-            return len(POOL.models)
-        built = run("fresh", 3)
-        assert run("other", 4) == built + 1  # another seed: another model
-        assert run("reused", 3) == built + 1  # the first one again, after it trained: no build
-    fresh, reused = written(tmp_path / "fresh"), written(tmp_path / "reused")
-    assert fresh[0].keys() == reused[0].keys() and len(fresh[0]) > 20
-    for key in fresh[0]:
-        np.testing.assert_array_equal(reused[0][key], fresh[0][key], err_msg=key)
-    assert reused[1] == fresh[1] and len(fresh[1]) == 4  # the history, held-out estimates included
-    assert reused[2] == fresh[2] and len(fresh[2]) == 3  # the grids, byte for byte
-    assert written(tmp_path / "other")[1] != fresh[1]
+        run("first-3", 3)  # the pool's model, built here
+        adopted = POOL.adopted
+        run("shared-4", 4)  # on the model seed 3 trained, with seed 4's fresh state
+        run("shared-3", 3)  # and again with seed 3's
+        assert POOL.adopted == adopted + 2 and len(POOL.models) == 1
+    assert_same(written(tmp_path / "own-4"), written(tmp_path / "shared-4"))
+    assert_same(written(tmp_path / "first-3"), written(tmp_path / "shared-3"))
+    assert written(tmp_path / "own-4")[1] != written(tmp_path / "first-3")[1]
     capsys.readouterr()
