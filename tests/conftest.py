@@ -6,7 +6,7 @@ import sys
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from helpers import FULL_MNIST, REAL_DATA, ROOT, make_tiny_mnist  # noqa: E402
+from helpers import FULL_MNIST, REAL_DATA, ROOT, make_tiny_mnist, require_backend  # noqa: E402
 
 sys.path.insert(0, ROOT)
 
@@ -59,14 +59,11 @@ def jax_compilation_cache(tmp_path_factory):
     environment inherits it): a child compiles what an earlier one compiled in a
     fraction of the time (each command's child on JAX: 32 s, then 12 s), the same
     executables. TensorFlow's XLA cache cannot be read back (see docs/tests.md)."""
-    import os
-    saved = {k: os.environ.get(k) for k in ("JAX_COMPILATION_CACHE_DIR", "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS",
-                                            "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES")}
-    os.environ.update(JAX_COMPILATION_CACHE_DIR=str(tmp_path_factory.mktemp("jax-cache")),
-                      JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0", JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="0")
-    yield
-    for k, v in saved.items():
-        os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("JAX_COMPILATION_CACHE_DIR", str(tmp_path_factory.mktemp("jax-cache")))
+        mp.setenv("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+        mp.setenv("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
+        yield
 
 
 @pytest.fixture(scope="session")
@@ -86,15 +83,6 @@ def no_xla():
     from helpers import short_runs
     with short_runs():
         yield
-
-
-def require_backend(name):
-    """Skip, saying why, when the Keras backend `name` is not installed."""
-    import importlib.util
-
-    from gan_2014_utils.backend import INSTALL
-    if importlib.util.find_spec(name) is None:
-        pytest.skip(f"{name} is not installed ({INSTALL[name]}); .ci/run installs it")
 
 
 @pytest.fixture(params=("jax", "torch"))

@@ -43,6 +43,16 @@ def child(backend, *args, cwd, check=True):
     return done  # a subprocess's trainings without XLA's ~10 s compile
 
 
+def require_backend(name):
+    """Skip, saying why, when the Keras backend `name` is not installed."""
+    import importlib.util
+
+    import pytest
+    from gan_2014_utils.backend import INSTALL
+    if importlib.util.find_spec(name) is None:
+        pytest.skip(f"{name} is not installed ({INSTALL[name]}); .ci/run installs it")
+
+
 def run_script(*args, cwd, timeout=300, **kwargs):
     """Run `python gan_2014.py ARGS` as a user would; returns the CompletedProcess."""
     return subprocess.run([sys.executable, SCRIPT, *map(str, args)], cwd=cwd, capture_output=True,

@@ -53,17 +53,14 @@ def _networks(gan):
 
 def adopt(shared, fresh):
     """`shared` takes `fresh`'s state, keeping its own Keras objects; False when
-    they do not match variable for variable (then nothing is changed)."""
+    they do not match variable for variable (the caller then takes `fresh` whole)."""
     attributes = {k: v if _plain(v) else vars(shared).get(k) for k, v in vars(fresh).items()}
     if any(v is None and not _plain(vars(fresh)[k]) for k, v in attributes.items()):
         return False
-    saved = dict(vars(shared))
     vars(shared).clear()
     vars(shared).update(attributes)
     mine, theirs = _variables(shared), _variables(fresh)
     if [(tuple(v.shape), v.dtype) for v in mine] != [(tuple(v.shape), v.dtype) for v in theirs]:
-        vars(shared).clear()
-        vars(shared).update(saved)
         return False
     for a, b in zip(mine, theirs):
         a.assign(b.value)

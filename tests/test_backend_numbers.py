@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 
 from gan_2014_utils.run_folder import is_random_state
-from conftest import require_backend
-from helpers import ROOT, child, make_tiny_mnist
+from helpers import ROOT, child, make_tiny_mnist, require_backend
 from test_iteration_forms import assert_same_state
 
 HERE = os.path.dirname(os.path.abspath(__file__))

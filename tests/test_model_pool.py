@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import gan_2014
-from helpers import losses_of, make_tiny_mnist
+from helpers import HELDOUT_SAMPLES, losses_of, make_tiny_mnist
 from model_pool import POOL, pooled
 
 TINY = ["--batch-size", "16", "--sample-interval", "2", "--checkpoint-interval", "2", "--eval-every", "2",
@@ -35,7 +35,7 @@ def test_a_run_on_a_shared_model_writes_what_it_writes_on_its_own(tmp_path, monk
     make_tiny_mnist(tmp_path / "tiny.npz")
     monkeypatch.chdir(tmp_path)
     from gan_2014_utils import evaluation, train
-    monkeypatch.setattr(train, "heldout_monitor", lambda *a: evaluation.heldout_monitor(*a, samples=500))
+    monkeypatch.setattr(train, "heldout_monitor", lambda *a: evaluation.heldout_monitor(*a, samples=HELDOUT_SAMPLES))
     run = lambda name, seed: gan_2014.main(["--data", "tiny.npz", "--arch", arch, "--seed", str(seed), *TINY,
                                             "--run-dir", f"{name}/run", "--images", f"{name}/images"])
     monkeypatch.setattr(gan_2014, "JIT_COMPILE", False)
