@@ -10,6 +10,8 @@ import time
 
 import numpy as np
 
+import warm_python
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(ROOT, "gan_2014.py")
 REAL_DATA = os.path.join(ROOT, "..", "shared", "data", "mnist-24k.npz")
@@ -36,8 +38,7 @@ def child(backend, *args, cwd, check=True):
     """`python ARGS` with KERAS_BACKEND=backend; asserts it succeeded unless check=False."""
     # JAX compiled (its eager ops are dispatched one by one: twice the time of a jit); elsewhere not
     env = dict(os.environ, KERAS_BACKEND=backend, GAN_2014_XLA="1" if backend == "jax" else "0")
-    done = subprocess.run([sys.executable, *map(str, args)], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=600)
+    done = warm_python.run([sys.executable, *map(str, args)], cwd=cwd, env=env, timeout=600)
     if check:
         assert done.returncode == 0, done.stderr[-3000:]
     return done  # a subprocess's trainings without XLA's ~10 s compile
@@ -57,6 +58,12 @@ def run_script(*args, cwd, timeout=300, **kwargs):
     """Run `python gan_2014.py ARGS` as a user would; returns the CompletedProcess."""
     return subprocess.run([sys.executable, SCRIPT, *map(str, args)], cwd=cwd, capture_output=True,
                           text=True, timeout=timeout, **kwargs)
+
+
+def train_script(*args, cwd, timeout=300, **kwargs):
+    """run_script for a command that loads Keras (a training, evaluate): forked
+    from a Python that has imported it (warm_python.py), its own process still."""
+    return warm_python.run([sys.executable, SCRIPT, *map(str, args)], cwd=cwd, timeout=timeout, **kwargs)
 
 
 def read_until_closed(leader):

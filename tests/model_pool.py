@@ -11,6 +11,9 @@ arrays), the networks' `trainable` flags. Only the traced functions and the
 objects they hold are the shared object's. `test_model_pool.py` proves a run
 cannot tell. Tests of the numbers (XLA, determinism) never use it."""
 import contextlib
+import copy
+import hashlib
+import pickle
 
 import numpy as np
 
@@ -51,23 +54,56 @@ def _networks(gan):
     return [getattr(gan, name, None) for name in ("generator", "discriminator", "combined")]
 
 
-def adopt(shared, fresh):
-    """`shared` takes `fresh`'s state, keeping its own Keras objects; False when
-    they do not match variable for variable (the caller then takes `fresh` whole)."""
-    attributes = {k: v if _plain(v) else vars(shared).get(k) for k, v in vars(fresh).items()}
-    if any(v is None and not _plain(vars(fresh)[k]) for k, v in attributes.items()):
+def built_state(gan):
+    """What a construction leaves: plain attributes (copied), the names of the
+    others, every variable's value, the networks' `trainable` flags."""
+    return dict(plain={k: copy.deepcopy(v) for k, v in vars(gan).items() if _plain(v)},
+                other={k for k, v in vars(gan).items() if not _plain(v)},
+                values=[np.array(v.value) for v in _variables(gan)],
+                trainable=[None if n is None else n.trainable for n in _networks(gan)])
+
+
+def adopt(shared, state):
+    """`shared` takes a construction's `built_state`, keeping its own Keras objects;
+    False when they do not match variable for variable (the caller then builds afresh)."""
+    if not state["other"] <= set(vars(shared)) or not all(not _plain(vars(shared)[k]) for k in state["other"]):
         return False
+    attributes = {k: vars(shared)[k] for k in state["other"]}
+    attributes.update(copy.deepcopy(state["plain"]))
     vars(shared).clear()
     vars(shared).update(attributes)
-    mine, theirs = _variables(shared), _variables(fresh)
-    if [(tuple(v.shape), v.dtype) for v in mine] != [(tuple(v.shape), v.dtype) for v in theirs]:
+    mine = _variables(shared)  # (without what a run added since, as a fresh build is)
+    if [(tuple(v.shape), np.dtype(v.dtype)) for v in mine] != [(a.shape, a.dtype) for a in state["values"]]:
         return False
-    for a, b in zip(mine, theirs):
-        a.assign(b.value)
-    for a, b in zip(_networks(shared), _networks(fresh)):
-        if a is not None:
-            a.trainable = b.trainable
+    for v, value in zip(mine, state["values"]):
+        v.assign(value)
+    for n, trainable in zip(_networks(shared), state["trainable"]):
+        if n is not None:
+            n.trainable = trainable
     return True
+
+
+def _random_state():
+    """The global random state a construction draws from (its layers' default
+    seeds come from Python's `random`), or None when Keras holds a global seed
+    generator, whose state a cached construction could not advance."""
+    import random
+    from keras.src.backend.common import global_state
+    from keras.src.random import seed_generator
+    from keras.src.utils import rng_utils
+    if global_state.get_global_attribute(seed_generator.GLOBAL_SEED_GENERATOR) is not None:
+        return None
+    return random.getstate(), np.random.get_state(), global_state.get_global_attribute(rng_utils.GLOBAL_RANDOM_SEED)
+
+
+def _set_random_state(state):
+    import random
+    random.setstate(state[0])
+    np.random.set_state(state[1])
+
+
+def _fingerprint(random_state):
+    return hashlib.sha256(pickle.dumps(random_state)).hexdigest()
 
 
 class Pool:
@@ -76,6 +112,8 @@ class Pool:
         self.taken = set()   # ids of the models the current main() holds
         self.inside = False  # in a pooled main(): only then are models shared
         self.adopted = 0     # constructions that ran on a shared model
+        self.built = {}      # (arguments with the seed, random state before) -> (built_state, random state after)
+        self.recalled = 0    # constructions whose build was recalled, not repeated
 
     def new(self, cls, *args, **kwargs):
         gan = object.__new__(cls)
@@ -93,14 +131,24 @@ class Pool:
     def init(self, cls, original, gan, *args, **kwargs):
         if type(gan) is not cls:  # a subclass's __init__ calling this one's
             return original(gan, *args, **kwargs)
+        before = _random_state()
+        build = (_key(cls, args, kwargs), kwargs.get("seed"), _fingerprint(before)) if before is not None else None
         if vars(gan).pop("_pool_fill", False):
+            if build in self.built:  # built before from this very state: the same weights and draws
+                state, after = self.built[build]
+                if adopt(gan, state):
+                    _set_random_state(after)
+                    self.adopted, self.recalled = self.adopted + 1, self.recalled + 1
+                    return None
             fresh = object.__new__(cls)
             original(fresh, *args, **kwargs)  # the build the script asked for
-            if adopt(gan, fresh):
+            state = built_state(fresh)
+            if adopt(gan, state):
                 self.adopted += 1
             else:
                 vars(gan).clear()
                 vars(gan).update(vars(fresh))
+            self._remember(build, state)
             return None
         key = vars(gan).pop("_pool_add", None)
         original(gan, *args, **kwargs)
@@ -108,7 +156,15 @@ class Pool:
             self.models.append((key, gan))
             self.taken.add(id(gan))
             del self.models[:-LIMIT]
+            self._remember(build, built_state(gan))
         return None
+
+    def _remember(self, build, state):
+        after = _random_state()
+        if build is not None and after is not None:
+            self.built[build] = (state, after)
+            while len(self.built) > LIMIT:
+                del self.built[next(iter(self.built))]
 
 
 POOL = Pool()

@@ -1,8 +1,11 @@
 """The tests' shared compiled models (model_pool.py, issue 46) are invisible to
 a run: a training on a model object that an earlier training used, with
-another seed or the same, writes exactly what it writes on a model built
-outside the pool, so the tests of folders and messages that share them prove
-what they proved on fresh objects."""
+another seed or the same, built afresh or recalled from an earlier build from
+the same random state, writes exactly what it writes on a model built outside
+the pool, so the tests of folders and messages that share them prove what
+they proved on fresh objects."""
+import random
+
 import numpy as np
 import pytest
 
@@ -36,18 +39,28 @@ def test_a_run_on_a_shared_model_writes_what_it_writes_on_its_own(tmp_path, monk
     monkeypatch.chdir(tmp_path)
     from gan_2014_utils import evaluation, train
     monkeypatch.setattr(train, "heldout_monitor", lambda *a: evaluation.heldout_monitor(*a, samples=HELDOUT_SAMPLES))
-    run = lambda name, seed: gan_2014.main(["--data", "tiny.npz", "--arch", arch, "--seed", str(seed), *TINY,
-                                            "--run-dir", f"{name}/run", "--images", f"{name}/images"])
+    after = {}  # the global random state each run leaves (its layers' default seeds drew from it)
+
+    def run(name, seed):
+        gan_2014.main(["--data", "tiny.npz", "--arch", arch, "--seed", str(seed), *TINY,
+                       "--run-dir", f"{name}/run", "--images", f"{name}/images"])
+        after[name] = (random.random(), np.random.random())
+
     monkeypatch.setattr(gan_2014, "JIT_COMPILE", False)
     run("own-4", 4)  # outside the pool: a model of its own
     POOL.models.clear()
+    POOL.built.clear()
     with pooled():
         run("first-3", 3)  # the pool's model, built here
-        adopted = POOL.adopted
-        run("shared-4", 4)  # on the model seed 3 trained, with seed 4's fresh state
-        run("shared-3", 3)  # and again with seed 3's
-        assert POOL.adopted == adopted + 2 and len(POOL.models) == 1
+        adopted, recalled = POOL.adopted, POOL.recalled
+        run("shared-4", 4)  # on the model seed 3 trained, with seed 4's fresh build
+        assert POOL.recalled == recalled
+        run("shared-3", 3)  # and again with seed 3's, its build recalled from the first
+        run("again-4", 4)  # and seed 4's, recalled from shared-4's
+        assert POOL.adopted == adopted + 3 and POOL.recalled == recalled + 2 and len(POOL.models) == 1
     assert_same(written(tmp_path / "own-4"), written(tmp_path / "shared-4"))
+    assert_same(written(tmp_path / "own-4"), written(tmp_path / "again-4"))
     assert_same(written(tmp_path / "first-3"), written(tmp_path / "shared-3"))
+    assert after["own-4"] == after["shared-4"] == after["again-4"] and after["first-3"] == after["shared-3"]
     assert written(tmp_path / "own-4")[1] != written(tmp_path / "first-3")[1]
     capsys.readouterr()

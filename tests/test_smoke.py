@@ -3,11 +3,11 @@ import csv
 import os
 import re
 
-from helpers import is_png, run_script
+from helpers import is_png, train_script
 
 
 def test_command_line_run_writes_grids_history_and_weights(tmp_path, tiny_data):
-    result = run_script("--data", tiny_data, "--epochs", 7, "--batch-size", 16,
+    result = train_script("--data", tiny_data, "--epochs", 7, "--batch-size", 16,
                         "--sample-interval", 3, "--seed", 1, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     # the untrained generator, every 3 iterations, and after the last one

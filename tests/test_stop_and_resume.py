@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 import gan_2014
+import warm_python
 from gan_2014_utils import pictures, process, run_folder
 from gan_2014_utils import history as run_history
 from gan_2014_utils.data import load_data
@@ -60,7 +61,7 @@ def uninterrupted(tmp_path_factory):
 
 def start(folder, data, *extra):
     """A training that would run far longer than any test waits: only a signal ends it."""
-    return subprocess.Popen([sys.executable, SCRIPT, "--data", data, *COMMON, "--epochs", "100000",
+    return warm_python.Popen([sys.executable, SCRIPT, "--data", data, *COMMON, "--epochs", "100000",
                              "--log-every", "1", *extra],
                             cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=NO_XLA)
 
@@ -245,7 +246,7 @@ def test_a_resumed_runs_progress_bar_counts_the_runs_iterations(tmp_path, monkey
     gan_2014.main(["--data", data, "--epochs", "3", "--batch-size", "16", "--seed", "1"])  # here: not on a terminal
     capsys.readouterr()
     leader, follower = pty.openpty()
-    proc = subprocess.Popen([sys.executable, SCRIPT, "--resume", "--epochs", "6"], cwd=tmp_path, stdin=follower,
+    proc = warm_python.Popen([sys.executable, SCRIPT, "--resume", "--epochs", "6"], cwd=tmp_path, stdin=follower,
                             stdout=follower, stderr=follower, env=NO_XLA)
     os.close(follower)
     try:
