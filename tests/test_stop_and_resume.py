@@ -129,7 +129,7 @@ def resumed_after_five(tmp_path, tiny_data, tamper):
     (x, _), _ = load_data(tiny_data)
     x = gan_2014.GAN.from_pixels(x)
     folder = lambda: run_folder.RunFolder(str(tmp_path / "run"), str(tmp_path / "images"), dict(checkpoint_interval=5))
-    gan = gan_2014.GAN(seed=1)
+    gan = gan_2014.GAN(seed=1, jit_compile=False)  # (this file is about checkpoints, not the compiler)
     gan.train(x, epochs=5, batch_size=16, sample_interval=5, run=folder())
     good = (tmp_path / "run" / "checkpoint.npz").read_bytes()
     original, calls = gan.train_iteration, []
