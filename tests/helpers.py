@@ -66,6 +66,15 @@ def train_script(*args, cwd, timeout=300, **kwargs):
     return warm_python.run([sys.executable, SCRIPT, *map(str, args)], cwd=cwd, timeout=timeout, **kwargs)
 
 
+def start_script(*args, cwd, warm=True, **kwargs):
+    """`python gan_2014.py ARGS` started, without XLA, its stdout and stderr piped
+    as text; warm: forked from a Python that has imported Keras (warm_python.py),
+    for a test whose subject is the process but not its start."""
+    popen = warm_python.Popen if warm else subprocess.Popen
+    return popen([sys.executable, SCRIPT, *map(str, args)], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                 text=True, env=NO_XLA, **kwargs)
+
+
 def read_until_closed(leader):
     """What a child writes to its pseudo-terminal until it closes it."""
     out = b""

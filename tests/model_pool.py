@@ -3,13 +3,17 @@ tf.function is traced once per model object (~1.5 s, a third of a short run's
 time), so the trainings of tests about folders and messages (`no_xla` in
 conftest.py) run on the model objects an earlier `gan_2014.main` of this
 process built with the same constructor arguments but the seed. Each
-construction still builds the model afresh, as the script asks (its initial
-weights, its random stream, the global random state it draws from); the shared
-object then takes that fresh build's state: every variable (`all_variables()`
-and any other in its attributes), its plain attributes (numbers, strings,
-arrays), the networks' `trainable` flags. Only the traced functions and the
-objects they hold are the shared object's. `test_model_pool.py` proves a run
-cannot tell. Tests of the numbers (XLA, determinism) never use it."""
+construction gets the state a fresh build leaves (its initial weights, its
+random stream, the global random state it draws from): built afresh, as the
+script asks, or, when a build from the same arguments, seed and global random
+state was made before, recalled from that build with the random state it
+left. The shared object then takes that state: every variable
+(`all_variables()` and any other in its attributes), its plain attributes
+(numbers, strings, arrays), the networks' `trainable` flags. Only the traced
+functions and the objects they hold are the shared object's. Inside a shared
+run TensorFlow's seed is set without clearing its kernel cache
+(`_seeding_keeps_functions`). `test_model_pool.py` proves a run cannot tell.
+Tests of the numbers (XLA, determinism) never use it."""
 import contextlib
 import copy
 import hashlib
@@ -123,17 +127,19 @@ class Pool:
         for k, model in self.models:
             if k == key and id(model) not in self.taken:
                 self.taken.add(id(model))
-                model._pool_fill = True
+                model._pool = (key, True)
                 return model
-        gan._pool_add = key
+        gan._pool = (key, False)
         return gan
 
     def init(self, cls, original, gan, *args, **kwargs):
-        if type(gan) is not cls:  # a subclass's __init__ calling this one's
+        """Build `gan` as `original` does, or, on a shared object, give it the state such a build leaves."""
+        key, shared = vars(gan).pop("_pool", (None, False)) if type(gan) is cls else (None, False)
+        if key is None:  # outside a pooled main, or a subclass's __init__ calling this one's
             return original(gan, *args, **kwargs)
         before = _random_state()
-        build = (_key(cls, args, kwargs), kwargs.get("seed"), _fingerprint(before)) if before is not None else None
-        if vars(gan).pop("_pool_fill", False):
+        build = (key, kwargs.get("seed"), _fingerprint(before)) if before is not None else None
+        if shared:
             if build in self.built:  # built before from this very state: the same weights and draws
                 state, after = self.built[build]
                 if adopt(gan, state):
@@ -150,13 +156,11 @@ class Pool:
                 vars(gan).update(vars(fresh))
             self._remember(build, state)
             return None
-        key = vars(gan).pop("_pool_add", None)
         original(gan, *args, **kwargs)
-        if key is not None:
-            self.models.append((key, gan))
-            self.taken.add(id(gan))
-            del self.models[:-LIMIT]
-            self._remember(build, built_state(gan))
+        self.models.append((key, gan))
+        self.taken.add(id(gan))
+        del self.models[:-LIMIT]
+        self._remember(build, built_state(gan))
         return None
 
     def _remember(self, build, state):

@@ -20,10 +20,9 @@ import numpy as np
 import pytest
 
 import gan_2014
-import warm_python
 from gan_2014_utils import pictures, run_folder
 from gan_2014_utils import history as run_history
-from helpers import NO_XLA, SCRIPT, make_tiny_mnist, place_run, train_named_run, tree
+from helpers import NO_XLA, SCRIPT, make_tiny_mnist, place_run, start_script, train_named_run, tree
 
 TINY = ["--epochs", "6", "--batch-size", "16", "--sample-interval", "3", "--checkpoint-interval", "3"]
 
@@ -200,9 +199,8 @@ def test_a_training_whose_folders_were_replaced_stops_and_writes_nothing_there(t
     """rm -rf run images while a training runs, and a new run takes the paths:
     the first stops in one line, and the new run's files stay as it wrote them."""
     data = make_tiny_mnist(tmp_path / "tiny.npz")
-    first = warm_python.Popen([sys.executable, SCRIPT, "--data", data, "--epochs", "100000", "--batch-size", "16",
-                              "--checkpoint-interval", "2", "--sample-interval", "5", "--log-every", "1"],
-                             cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=NO_XLA)
+    first = start_script("--data", data, "--epochs", "100000", "--batch-size", "16", "--checkpoint-interval", "2",
+                         "--sample-interval", "5", "--log-every", "1", cwd=tmp_path)
     try:
         deadline = time.time() + 120
         while not os.path.exists(tmp_path / "run/checkpoint.npz") and time.time() < deadline:
@@ -389,13 +387,6 @@ def test_weights_under_any_file_name_load_and_a_foreign_model_is_refused(work, c
 # 5: signals at any moment, and output that nobody reads
 
 
-def launch(cwd, *args, warm=True):
-    """`python gan_2014.py ARGS`; warm: forked from a Python that has imported Keras (warm_python.py)."""
-    return (warm_python.Popen if warm else subprocess.Popen)(
-        [sys.executable, SCRIPT, *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env=NO_XLA)
-
-
 def wait_for_our_handlers(proc, timeout=60):
     """Until the script's first lines have run: they catch SIGHUP, which Python itself never does.
     (Before that, Python is still starting: its own KeyboardInterrupt is not ours to word.)"""
@@ -416,7 +407,8 @@ def test_a_signal_while_starting_leaves_in_one_line(tmp_path, sig, delay, monkey
     (or, on a fast machine, in the first iterations): one line, 128 + the
     signal, no traceback; the folder then resumes or refuses in one line."""
     data = make_tiny_mnist(tmp_path / "tiny.npz")
-    proc = launch(tmp_path, "--data", data, "--epochs", "100000", "--batch-size", "16", warm=False)  # a real start
+    proc = start_script("--data", data, "--epochs", "100000", "--batch-size", "16", cwd=tmp_path,
+                        warm=False)  # a real start
     wait_for_our_handlers(proc)
     time.sleep(delay)
     proc.send_signal(sig)
@@ -435,7 +427,7 @@ def test_a_signal_while_starting_leaves_in_one_line(tmp_path, sig, delay, monkey
 
 
 def test_sigterm_during_evaluate_leaves_in_one_line(work):
-    proc = launch(work, "evaluate", "--weights", "run", "--data", "tiny.npz", "--cache", str(work / "cache"))
+    proc = start_script("evaluate", "--weights", "run", "--data", "tiny.npz", "--cache", work / "cache", cwd=work)
     wait_for_our_handlers(proc)
     time.sleep(4)  # loading TensorFlow, or training the classifier: either way a signal leaves at once
     proc.send_signal(signal.SIGTERM)
@@ -446,7 +438,7 @@ def test_sigterm_during_evaluate_leaves_in_one_line(work):
 
 def test_sighup_during_training_checkpoints_like_ctrl_c(tmp_path):
     data = make_tiny_mnist(tmp_path / "tiny.npz")
-    proc = launch(tmp_path, "--data", data, "--epochs", "100000", "--batch-size", "16", "--log-every", "1")
+    proc = start_script("--data", data, "--epochs", "100000", "--batch-size", "16", "--log-every", "1", cwd=tmp_path)
     for line in proc.stdout:
         if line.startswith("3 [D loss"):
             break
@@ -462,7 +454,7 @@ def test_output_nobody_reads_neither_stops_nor_poisons_a_run(tmp_path, how):
     data = make_tiny_mnist(tmp_path / "tiny.npz")
     args = ["--data", data, "--epochs", "8", "--batch-size", "16", "--log-every", "1"]
     if how == "head -2":  # as head does: read two lines, then close the pipe
-        proc = launch(tmp_path, *args)
+        proc = start_script(*args, cwd=tmp_path)
         lines = [proc.stdout.readline(), proc.stdout.readline()]
         proc.stdout.close()
         err = proc.stderr.read()

@@ -5,16 +5,14 @@ import json
 import os
 import signal
 import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 import gan_2014
-import warm_python
 from gan_2014_utils import evaluation, files, generators, pictures, recorder, run_folder, train
 from gan_2014_utils import history as run_history
-from helpers import NO_XLA, SCRIPT, make_tiny_mnist, place_run, train_without_xla, tree
+from helpers import make_tiny_mnist, place_run, start_script, train_without_xla, tree
 
 TINY = ["--epochs", "6", "--batch-size", "16", "--sample-interval", "3", "--checkpoint-interval", "3"]
 
@@ -132,9 +130,8 @@ def test_a_folder_in_use_is_refused_naming_the_other_process(workdir, capsys):
 
 
 def test_two_trainings_started_on_one_folder_cannot_mix(workdir, capsys):
-    first = warm_python.Popen([sys.executable, SCRIPT, "--data", "tiny.npz", "--epochs", "400", "--batch-size", "16",
-                              "--log-every", "1", "--checkpoint-interval", "50"], cwd=workdir,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=NO_XLA)
+    first = start_script("--data", "tiny.npz", "--epochs", "400", "--batch-size", "16", "--log-every", "1",
+                         "--checkpoint-interval", "50", cwd=workdir)
     for line in first.stdout:
         if line.startswith("2 ["):
             break

@@ -8,7 +8,7 @@ from helpers import is_png, train_script
 
 def test_command_line_run_writes_grids_history_and_weights(tmp_path, tiny_data):
     result = train_script("--data", tiny_data, "--epochs", 7, "--batch-size", 16,
-                        "--sample-interval", 3, "--seed", 1, cwd=tmp_path)
+                          "--sample-interval", 3, "--seed", 1, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     # the untrained generator, every 3 iterations, and after the last one
     grids = sorted(n for n in os.listdir(tmp_path / "images") if n != ".gan_2014-run")

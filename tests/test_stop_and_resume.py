@@ -8,7 +8,6 @@ import csv
 import json
 import os
 import signal
-import subprocess
 import sys
 
 import numpy as np
@@ -19,7 +18,7 @@ import warm_python
 from gan_2014_utils import pictures, process, run_folder
 from gan_2014_utils import history as run_history
 from gan_2014_utils.data import load_data
-from helpers import NO_XLA, SCRIPT, make_tiny_mnist, read_until_closed, run_script, train_without_xla
+from helpers import NO_XLA, SCRIPT, make_tiny_mnist, read_until_closed, run_script, start_script, train_without_xla
 
 
 @pytest.fixture(autouse=True)
@@ -61,9 +60,7 @@ def uninterrupted(tmp_path_factory):
 
 def start(folder, data, *extra):
     """A training that would run far longer than any test waits: only a signal ends it."""
-    return warm_python.Popen([sys.executable, SCRIPT, "--data", data, *COMMON, "--epochs", "100000",
-                             "--log-every", "1", *extra],
-                            cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=NO_XLA)
+    return start_script("--data", data, *COMMON, "--epochs", "100000", "--log-every", "1", *extra, cwd=folder)
 
 
 def wait_for_iteration(proc, n):
@@ -247,7 +244,7 @@ def test_a_resumed_runs_progress_bar_counts_the_runs_iterations(tmp_path, monkey
     capsys.readouterr()
     leader, follower = pty.openpty()
     proc = warm_python.Popen([sys.executable, SCRIPT, "--resume", "--epochs", "6"], cwd=tmp_path, stdin=follower,
-                            stdout=follower, stderr=follower, env=NO_XLA)
+                             stdout=follower, stderr=follower, env=NO_XLA)
     os.close(follower)
     try:
         out = read_until_closed(leader)
