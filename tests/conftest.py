@@ -107,3 +107,28 @@ def other(request):
     """The other Keras backends in turn, each skipped saying why when it is not installed."""
     require_backend(request.param)
     return request.param
+
+
+# Seconds each file took in a whole run (`--durations=0`, summed by file: docs/tests.md).
+# The two test processes take files in this order, longest first, so that the last
+# files handed out are short and both processes end together (in collection order,
+# as xdist's --dist loadfile hands them out by their number of tests, one process
+# ran for 20 s after the other had finished). A file not listed counts as 5 s.
+SECONDS = {"test_backend_runs.py": 70, "test_reliability.py": 48, "test_paper_arch.py": 34,
+           "test_backend_numbers.py": 27, "test_iteration_forms.py": 24, "test_own_images.py": 22,
+           "test_figures.py": 20, "test_run_rules.py": 20, "test_stop_and_resume.py": 20, "test_run_files.py": 19,
+           "test_run_folder.py": 19, "test_evaluation.py": 18, "test_model_pool.py": 17,
+           "test_kill_at_every_write.py": 16, "test_determinism.py": 15, "test_tensorboard.py": 14,
+           "test_logged_figures.py": 14, "test_floor_equivalence.py": 14, "test_real_digits.py": 11,
+           "test_first_impressions.py": 10, "test_warm_python.py": 9, "test_bad_input.py": 6, "test_smoke.py": 5,
+           "test_update_direction.py": 5, "test_collapse.py": 3, "test_training_updates.py": 3, "test_theory.py": 2,
+           "test_backend_environment.py": 1, "test_architecture.py": 1}
+
+
+def pytest_configure(config):
+    if hasattr(config.option, "loadscopereorder"):  # pytest-xdist's: hand files out in the order below
+        config.option.loadscopereorder = False
+
+
+def pytest_collection_modifyitems(items):
+    items.sort(key=lambda item: -SECONDS.get(item.path.name, 5))  # stable: each file's tests stay in order

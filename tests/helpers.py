@@ -31,7 +31,10 @@ def make_tiny_mnist(path, n_train=200, n_test=50, seed=0):
     return str(path)
 
 
-NO_XLA = dict(os.environ, GAN_2014_XLA="0")
+def env_without_xla():
+    """This process's environment as it is now (a library's import may have set a
+    variable since: JAX sets TF_CPP_MIN_LOG_LEVEL), with XLA off for a child."""
+    return dict(os.environ, GAN_2014_XLA="0")
 
 
 def child(backend, *args, cwd, check=True):
@@ -72,7 +75,7 @@ def start_script(*args, cwd, warm=True, **kwargs):
     for a test whose subject is the process but not its start."""
     popen = warm_python.Popen if warm else subprocess.Popen
     return popen([sys.executable, SCRIPT, *map(str, args)], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                 text=True, env=NO_XLA, **kwargs)
+                 text=True, env=env_without_xla(), **kwargs)
 
 
 def read_until_closed(leader):

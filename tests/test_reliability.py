@@ -22,7 +22,7 @@ import pytest
 import gan_2014
 from gan_2014_utils import pictures, run_folder
 from gan_2014_utils import history as run_history
-from helpers import NO_XLA, SCRIPT, make_tiny_mnist, place_run, start_script, train_named_run, tree
+from helpers import SCRIPT, env_without_xla, make_tiny_mnist, place_run, start_script, train_named_run, tree
 
 TINY = ["--epochs", "6", "--batch-size", "16", "--sample-interval", "3", "--checkpoint-interval", "3"]
 
@@ -462,7 +462,7 @@ def test_output_nobody_reads_neither_stops_nor_poisons_a_run(tmp_path, how):
     else:  # `>&-`: no stdout at all, in the shell's words
         cmd = f"{sys.executable} {SCRIPT} {' '.join(args)} >&-"
         result = subprocess.run(["bash", "-c", cmd], cwd=tmp_path, capture_output=True, text=True, timeout=180,
-                                env=NO_XLA)
+                                env=env_without_xla())
         assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
     assert run_folder.read_checkpoint(str(tmp_path / "run/checkpoint.npz"), meta_only=True)[0]["iteration"] == 8
     assert os.path.getsize(tmp_path / "run/generator.weights.h5") > 0

@@ -18,7 +18,7 @@ import warm_python
 from gan_2014_utils import pictures, process, run_folder
 from gan_2014_utils import history as run_history
 from gan_2014_utils.data import load_data
-from helpers import NO_XLA, SCRIPT, make_tiny_mnist, read_until_closed, run_script, start_script, train_without_xla
+from helpers import SCRIPT, env_without_xla, make_tiny_mnist, read_until_closed, run_script, start_script, train_without_xla
 
 
 @pytest.fixture(autouse=True)
@@ -244,7 +244,7 @@ def test_a_resumed_runs_progress_bar_counts_the_runs_iterations(tmp_path, monkey
     capsys.readouterr()
     leader, follower = pty.openpty()
     proc = warm_python.Popen([sys.executable, SCRIPT, "--resume", "--epochs", "6"], cwd=tmp_path, stdin=follower,
-                             stdout=follower, stderr=follower, env=NO_XLA)
+                             stdout=follower, stderr=follower, env=env_without_xla())
     os.close(follower)
     try:
         out = read_until_closed(leader)
