@@ -110,10 +110,10 @@ def other(request):
 
 
 # Seconds each file took in a whole run (`--durations=0`, summed by file: docs/tests.md).
-# The two test processes take files in this order, longest first, so that the last
-# files handed out are short and both processes end together (in collection order,
-# as xdist's --dist loadfile hands them out by their number of tests, one process
-# ran for 20 s after the other had finished). A file not listed counts as 5 s.
+# With `-n 2 --dist loadfile` the two test processes take files in this order,
+# longest first, so that the last files handed out are short and both processes
+# end together (xdist hands them out by their number of tests: one process ran
+# for 20 s after the other had finished). A file not listed counts as 5 s.
 SECONDS = {"test_backend_runs.py": 70, "test_reliability.py": 48, "test_paper_arch.py": 34,
            "test_backend_numbers.py": 27, "test_iteration_forms.py": 24, "test_own_images.py": 22,
            "test_figures.py": 20, "test_run_rules.py": 20, "test_stop_and_resume.py": 20, "test_run_files.py": 19,
@@ -123,12 +123,26 @@ SECONDS = {"test_backend_runs.py": 70, "test_reliability.py": 48, "test_paper_ar
            "test_first_impressions.py": 10, "test_warm_python.py": 9, "test_bad_input.py": 6, "test_smoke.py": 5,
            "test_update_direction.py": 5, "test_collapse.py": 3, "test_training_updates.py": 3, "test_theory.py": 2,
            "test_backend_environment.py": 1, "test_architecture.py": 1}
-
-
-def pytest_configure(config):
-    if hasattr(config.option, "loadscopereorder"):  # pytest-xdist's: hand files out in the order below
-        config.option.loadscopereorder = False
+# Files whose children need the same warm servers (warm_python.py: JAX's and
+# PyTorch's, ~8 s to start in each process) run in one test process.
+ONE_PROCESS = {"tests/test_backend_numbers.py": "tests/test_backend_runs.py"}
 
 
 def pytest_collection_modifyitems(items):
     items.sort(key=lambda item: -SECONDS.get(item.path.name, 5))  # stable: each file's tests stay in order
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_xdist_make_scheduler(config, log):
+    """--dist loadfile, handing files out in the order above and ONE_PROCESS's together."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class Scheduling(LoadFileScheduling):
+        def _split_scope(self, nodeid):
+            scope = super()._split_scope(nodeid)
+            return ONE_PROCESS.get(scope, scope)
+
+    config.option.loadscopereorder = False  # xdist's own order: by each file's number of tests
+    return Scheduling(config, log)
