@@ -121,9 +121,10 @@ SHIPPED_CLASSIFIER_SHA256 = "8f1192ba4658b6edc1a8fc358a0802dd6d80440d2867e11e996
 
 
 
-def classifier_key(x_train, y_train, epochs=CLASSIFIER_EPOCHS):
-    """The classifier's identity: its training digits, their labels and the recipe."""
-    recipe = CLASSIFIER_RECIPE.format(epochs).encode()
+def classifier_key(x_train, y_train, epochs=None):
+    """The classifier's identity: its training digits, their labels and the recipe
+    (CLASSIFIER_EPOCHS unless `epochs` says otherwise)."""
+    recipe = CLASSIFIER_RECIPE.format(CLASSIFIER_EPOCHS if epochs is None else epochs).encode()
     return hashlib.sha256(x_train.tobytes() + np.asarray(y_train, np.int64).tobytes() + recipe).hexdigest()[:16]
 
 
@@ -148,13 +149,16 @@ def shipped_classifier(key):
     return model
 
 
-def load_or_train_classifier(x_train, y_train, x_test, y_test, cache_dir, epochs=CLASSIFIER_EPOCHS):
+def load_or_train_classifier(x_train, y_train, x_test, y_test, cache_dir, epochs=None):
     """The classifier for this data: the shipped one for the full MNIST; else
     trained once and cached under a key made from the data and the recipe, so
     another file (or recipe) trains its own. Returns (model, test accuracy, where
     it came from)."""
+    epochs = CLASSIFIER_EPOCHS if epochs is None else epochs
     key = classifier_key(x_train, y_train, epochs)
-    path = os.path.join(cache_dir, f"classifier-{key}.keras")
+    # Weights only, as the shipped one: a whole-model .keras file makes Keras import
+    # TensorFlow when it is installed, beside JAX or PyTorch (where it crashes torch).
+    path = os.path.join(cache_dir, f"classifier-{key}.weights.h5")
     x01_test = unit_pixels(x_test)[..., None]
     accuracy = lambda m: float(np.mean(np.argmax(m.predict(x01_test, verbose=0), 1) == y_test))
     model = shipped_classifier(key)  # the key holds the recipe: another recipe trains its own
@@ -162,10 +166,8 @@ def load_or_train_classifier(x_train, y_train, x_test, y_test, cache_dir, epochs
         return model, accuracy(model), f"shipped in {os.path.relpath(SHIPPED_CLASSIFIER)}, trained on this x_train"
     if os.path.exists(path):
         try:
-            model = keras.saving.load_model(path)
-            model.get_layer("features")  # the classifier's: another model under its name is not trusted
-            if model.name != "mnist_classifier" or tuple(model.output_shape) != (None, 10):
-                model = None
+            model = build_classifier()
+            model.load_weights(path)  # another model's weights under its name do not fit: retrained
         except Exception:
             model = None  # a damaged cache entry is retrained, not trusted
         if model is not None:
@@ -183,7 +185,7 @@ def load_or_train_classifier(x_train, y_train, x_test, y_test, cache_dir, epochs
               batch_size=128, epochs=epochs, verbose=1 if sys.stdout.isatty() else 2)
     try:
         os.makedirs(cache_dir, exist_ok=True)
-        atomic_write(path, model.save)
+        atomic_write(path, model.save_weights)
     except (OSError, WriteError) as e:
         print(f"gan_2014: could not cache the classifier in {cache_dir} ({e})", file=sys.stderr)
     return model, accuracy(model), "trained on x_train"

@@ -223,14 +223,21 @@ def test_a_short_toy_run_draws_one_panel_per_moment(project, capsys, iterations)
     assert moments[-1] == iterations and (project / "fig.png").exists()
 
 
-def test_another_keras_model_under_the_classifiers_name_is_retrained_not_used(trained, capsys):
+@pytest.mark.parametrize("entry", ["another model's weights", "half of the classifier's file"])
+def test_a_cached_classifier_that_is_not_whole_or_not_the_classifier_is_retrained_not_used(trained, capsys, entry):
     import keras
     from gan_2014_utils import evaluation
     key = evaluation.classifier_key(np.load(trained / "tiny.npz")["x_train"], np.load(trained / "tiny.npz")["y_train"])
-    (trained / "cache").mkdir()
-    keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)]).save(trained / "cache" / f"classifier-{key}.keras")
+    path = trained / "cache" / f"classifier-{key}.weights.h5"
+    path.parent.mkdir()
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)]) if entry.startswith("another") \
+        else evaluation.build_classifier()
+    model.save_weights(path)
+    if entry.startswith("half"):
+        path.write_bytes(path.read_bytes()[:path.stat().st_size // 2])
     gan_2014.main(["evaluate", "--weights", "run", "--data", "tiny.npz", "--samples", "50", "--cache", "cache"])
     assert "training a small MNIST classifier" in capsys.readouterr().out
+    evaluation.build_classifier().load_weights(path)  # and the whole classifier cached in its place
 
 
 # -----------------------------------------------------------------------------
