@@ -156,8 +156,8 @@ def load_or_train_classifier(x_train, y_train, x_test, y_test, cache_dir, epochs
     it came from)."""
     epochs = CLASSIFIER_EPOCHS if epochs is None else epochs
     key = classifier_key(x_train, y_train, epochs)
-    # Weights only, as the shipped one: a whole-model .keras file makes Keras import
-    # TensorFlow when it is installed, beside JAX or PyTorch (where it crashes torch).
+    # Weights only, as the shipped one: saving a whole-model .keras file makes Keras
+    # import TensorFlow whenever it is installed, whatever the backend.
     path = os.path.join(cache_dir, f"classifier-{key}.weights.h5")
     x01_test = unit_pixels(x_test)[..., None]
     accuracy = lambda m: float(np.mean(np.argmax(m.predict(x01_test, verbose=0), 1) == y_test))
