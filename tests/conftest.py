@@ -22,6 +22,14 @@ if "TMPDIR" not in os.environ and os.path.isdir("/dev/shm") and os.access("/dev/
     os.environ["TMPDIR"] = "/dev/shm"
     tempfile.tempdir = None  # read again from TMPDIR
 
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # An xdist test process ends without Python's teardown of TensorFlow's, JAX's
+    # and PyTorch's modules (~1 s at the end of every run): registered before
+    # their imports, this handler runs last, after theirs and warm_python's, when
+    # every result has reached the controlling process. (Without -n, Python ends it.)
+    import atexit
+    atexit.register(os._exit, 0)
+
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from helpers import FULL_MNIST, REAL_DATA, ROOT, make_tiny_mnist, require_backend  # noqa: E402
 
@@ -114,15 +122,15 @@ def other(request):
 # longest first, so that the last files handed out are short and both processes
 # end together (xdist hands them out by their number of tests: one process ran
 # for 20 s after the other had finished). A file not listed counts as 5 s.
-SECONDS = {"test_backend_runs.py": 70, "test_reliability.py": 48, "test_paper_arch.py": 34,
-           "test_backend_numbers.py": 27, "test_iteration_forms.py": 24, "test_own_images.py": 22,
-           "test_figures.py": 20, "test_run_rules.py": 20, "test_stop_and_resume.py": 20, "test_run_files.py": 19,
-           "test_run_folder.py": 19, "test_evaluation.py": 18, "test_model_pool.py": 17,
-           "test_kill_at_every_write.py": 16, "test_determinism.py": 15, "test_tensorboard.py": 14,
-           "test_logged_figures.py": 14, "test_floor_equivalence.py": 14, "test_real_digits.py": 11,
-           "test_first_impressions.py": 10, "test_warm_python.py": 9, "test_bad_input.py": 6, "test_smoke.py": 5,
-           "test_update_direction.py": 5, "test_collapse.py": 3, "test_training_updates.py": 3, "test_theory.py": 2,
-           "test_backend_environment.py": 1, "test_architecture.py": 1}
+SECONDS = {"test_backend_runs.py": 64, "test_reliability.py": 52, "test_paper_arch.py": 29,
+           "test_run_rules.py": 23, "test_stop_and_resume.py": 22, "test_figures.py": 22, "test_run_files.py": 19,
+           "test_own_images.py": 19, "test_run_folder.py": 18, "test_tensorboard.py": 17, "test_iteration_forms.py": 16,
+           "test_determinism.py": 16, "test_floor_equivalence.py": 15, "test_kill_at_every_write.py": 14,
+           "test_evaluation.py": 14, "test_backend_numbers.py": 13, "test_model_pool.py": 13,
+           "test_first_impressions.py": 10, "test_real_digits.py": 9, "test_logged_figures.py": 9,
+           "test_update_direction.py": 6, "test_bad_input.py": 6, "test_smoke.py": 6, "test_warm_python.py": 5,
+           "test_collapse.py": 3, "test_theory.py": 2, "test_training_updates.py": 2, "test_backend_environment.py": 1,
+           "test_architecture.py": 1}
 # Files whose children need the same warm servers (warm_python.py: JAX's and
 # PyTorch's, ~8 s to start in each process) run in one test process.
 ONE_PROCESS = {"tests/test_backend_numbers.py": "tests/test_backend_runs.py"}
