@@ -21,11 +21,16 @@ FULL_MNIST = os.path.join(ROOT, "..", "shared", "data", "mnist.npz")  # all 60,0
 def make_tiny_mnist(path, n_train=200, n_test=50, seed=0):
     """Digit-like uint8 images: a bright blob on black, in Keras's mnist.npz layout."""
     rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:28, :28]
+    c = np.arange(9, 19)[:, None, None]
+    # the blob at each of the 10 x 10 centres, looked up per image: the same bytes
+    # as computing it per image, a third of the time for the 51,200-digit file
+    blobs = 255 * np.exp(-((yy - c[:, None]) ** 2 + (xx - c[None, :]) ** 2) / 18.0)
     def images(n):
-        yy, xx = np.mgrid[:28, :28]
-        cy, cx = rng.integers(9, 19, (2, n, 1, 1))
-        blob = np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / 18.0)
-        return np.clip(255 * blob + rng.normal(0, 8, (n, 28, 28)), 0, 255).astype(np.uint8)
+        cy, cx = rng.integers(9, 19, (2, n))
+        x = blobs[cy - 9, cx - 9]
+        x += rng.normal(0, 8, (n, 28, 28))
+        return np.clip(x, 0, 255, out=x).astype(np.uint8)
     np.savez(path, x_train=images(n_train), y_train=rng.integers(0, 10, n_train).astype(np.uint8),
              x_test=images(n_test), y_test=rng.integers(0, 10, n_test).astype(np.uint8))
     return str(path)
