@@ -124,11 +124,11 @@ def other(request):
 # for 20 s after the other had finished). A file not listed counts as 5 s.
 SECONDS = {"test_backend_runs.py": 64, "test_reliability.py": 52, "test_paper_arch.py": 29,
            "test_run_rules.py": 23, "test_stop_and_resume.py": 22, "test_figures.py": 22, "test_run_files.py": 19,
-           "test_own_images.py": 19, "test_run_folder.py": 18, "test_tensorboard.py": 17, "test_iteration_forms.py": 16,
+           "test_own_images.py": 19, "test_run_folder.py": 18, "test_tensorboard.py": 10, "test_iteration_forms.py": 16,
            "test_determinism.py": 16, "test_floor_equivalence.py": 15, "test_kill_at_every_write.py": 14,
            "test_evaluation.py": 14, "test_backend_numbers.py": 13, "test_model_pool.py": 13,
            "test_first_impressions.py": 10, "test_real_digits.py": 9, "test_logged_figures.py": 9,
-           "test_update_direction.py": 6, "test_bad_input.py": 6, "test_smoke.py": 6, "test_warm_python.py": 5,
+           "test_update_direction.py": 6, "test_bad_input.py": 6, "test_smoke.py": 6, "test_warm_python.py": 6,
            "test_collapse.py": 3, "test_theory.py": 2, "test_training_updates.py": 2, "test_backend_environment.py": 1,
            "test_architecture.py": 1}
 # Files whose children need the same warm servers (warm_python.py: JAX's and

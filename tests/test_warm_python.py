@@ -1,6 +1,6 @@
 """warm_python.py's children are new Pythons in all a test can observe, but the
 modules imported before their first line: started, run and ended as
-`python SCRIPT` and `python -c CODE` are, on every backend it serves."""
+`python SCRIPT`, `python -c CODE` and `python -m MODULE` are, on every backend it serves."""
 import json
 import os
 import pty
@@ -56,6 +56,16 @@ def test_a_warm_script_starts_as_a_new_python_would_start_it(tmp_path):
 def test_warm_code_starts_as_python_dash_c_would_start_it(tmp_path):
     new, warm = run_both(["-c", PROBE, "an argument"], cwd=tmp_path)
     assert new == warm and json.loads(new[1])["argv"] == ["-c", "an argument"]
+
+
+def test_a_warm_module_starts_as_python_dash_m_would_start_it(tmp_path):
+    (tmp_path / "probe.py").write_text(PROBE)
+    new, warm = run_both(["-m", "probe", "an argument"], cwd=tmp_path)
+    assert new == warm and new[0] == 0, (new, warm)
+    state = json.loads(new[1])
+    assert state["argv"] == [str(tmp_path / "probe.py"), "an argument"] and state["path0"] == str(tmp_path)
+    (tmp_path / "started.py").write_text("import sys; print('keras' in sys.modules)")
+    assert warm_python.run([sys.executable, "-m", "started"], cwd=tmp_path, timeout=120).stdout == "True\n"  # served
 
 
 def test_a_warm_child_on_a_terminal_has_a_terminals_buffering(tmp_path):

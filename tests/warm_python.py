@@ -3,7 +3,7 @@ in a fraction of a second instead of ~4 s, and are still processes of their own.
 
 Where a test's subject is a process (signals, kill -9, exit codes, a lock held
 by another process, the other backends), it runs `python SCRIPT ARGS` or
-`python -c CODE` as a child. Most of such a child's time was importing Keras and
+`python -c CODE` as a child (or `python -m MODULE`: TensorBoard's server). Most of such a child's time was importing Keras and
 its backend before the first line of the script ran. `Popen` here is
 subprocess.Popen with the same arguments; instead of exec'ing a new Python it
 asks a prepared one (this file, run as a server, one per backend and test
@@ -11,9 +11,9 @@ process) to fork. The fork is then set up as `python` would set up a new
 process: its own stdin, stdout and stderr (the descriptors the test made, with
 Python's buffering for them), working folder, environment, umask, `sys.argv`,
 `sys.path[0]` and a new `__main__`; the script runs as `__main__` at the top
-level of that interpreter, so its exit status, uncaught exceptions, atexit
-handlers and the flush of stdout at exit are the interpreter's own, as for
-`python SCRIPT`. It is reparented to the test process (a child subreaper), so
+level of that interpreter (a module through runpy, as `-m` runs it), so its
+exit status, uncaught exceptions, atexit handlers and the flush of stdout at
+exit are the interpreter's own, as for `python SCRIPT`. It is reparented to the test process (a child subreaper), so
 `wait`, `poll`, `send_signal`, `communicate` and the return code (-9 for a kill
 -9) are Popen's own.
 
@@ -22,7 +22,7 @@ ran: Keras, its backend, NumPy, Matplotlib, Pillow, with the environment the
 server started with (and kept out of the garbage collector's passes, gc.freeze,
 as they would live until exit in a new Python too). So a request is served only when the environment variables
 read at import (KERAS_*, TF_*, JAX_*, XLA_*, OMP_*, ...) are the server's;
-anything else (another environment, preexec_fn, a new session, `-m`, another
+anything else (another environment, preexec_fn, a new session, another
 program) is started the usual way. A test whose subject is the start itself (a
 signal while the modules load, start-up notices on a terminal, what is imported
 before the script refuses bad input) uses subprocess.Popen, never this.
@@ -83,13 +83,13 @@ def _stop_servers():
 
 
 class Popen(subprocess.Popen):
-    """subprocess.Popen; `[sys.executable, SCRIPT | -c CODE, ARGS...]` is forked from a warm server."""
+    """subprocess.Popen; `[sys.executable, SCRIPT | -c CODE | -m MODULE, ARGS...]` is forked from a warm server."""
 
     def _execute_child(self, *args, **kwargs):
         a = inspect.signature(subprocess.Popen._execute_child).bind(self, *args, **kwargs).arguments
         argv, env = list(a["args"]), dict(os.environ if a["env"] is None else a["env"])
         servable = (not a["shell"] and a["executable"] is None and len(argv) >= 2 and argv[0] == sys.executable
-                    and (argv[1] == "-c" or not argv[1].startswith("-")) and a["preexec_fn"] is None
+                    and (argv[1] in ("-c", "-m") or not argv[1].startswith("-")) and a["preexec_fn"] is None
                     and not a["pass_fds"] and not a["start_new_session"] and a["process_group"] in (None, -1)
                     and a["uid"] is None and a["gid"] is None and a["gids"] is None and a["umask"] < 0)
         sock = _server(env) if servable else None
@@ -203,6 +203,9 @@ def become(request, fds):
         main.__loader__ = importlib.machinery.BuiltinImporter
         sys.argv, sys.path[0] = ["-c", *argv[2:]], ""
         return compile(argv[1], "<string>", "exec"), main.__dict__
+    if argv[0] == "-m":  # what Python's -m calls: runpy runs the module in __main__, argv[0] set to its file
+        sys.argv, sys.path[0] = ["-m", *argv[2:]], os.getcwd()
+        return compile(f"import runpy; runpy._run_module_as_main({argv[1]!r})", "<string>", "exec"), {}
     script = argv[0]
     sys.argv, sys.path[0] = argv, os.path.dirname(os.path.abspath(script))
     main.__file__, main.__cached__ = script, None
