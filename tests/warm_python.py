@@ -2,9 +2,10 @@
 in a fraction of a second instead of ~4 s, and are still processes of their own.
 
 Where a test's subject is a process (signals, kill -9, exit codes, a lock held
-by another process, the other backends), it runs `python SCRIPT ARGS` or
-`python -c CODE` as a child (or `python -m MODULE`: TensorBoard's server). Most of such a child's time was importing Keras and
-its backend before the first line of the script ran. `Popen` here is
+by another process, the other backends), it runs `python SCRIPT ARGS`,
+`python -c CODE` or `python -m MODULE` (TensorBoard's server) as a child. Most
+of such a child's time was importing Keras and its backend before the first
+line of the script ran. `Popen` here is
 subprocess.Popen with the same arguments; instead of exec'ing a new Python it
 asks a prepared one (this file, run as a server, one per backend and test
 process) to fork. The fork is then set up as `python` would set up a new
@@ -13,7 +14,8 @@ Python's buffering for them), working folder, environment, umask, `sys.argv`,
 `sys.path[0]` and a new `__main__`; the script runs as `__main__` at the top
 level of that interpreter (a module through runpy, as `-m` runs it), so its
 exit status, uncaught exceptions, atexit handlers and the flush of stdout at
-exit are the interpreter's own, as for `python SCRIPT`. It is reparented to the test process (a child subreaper), so
+exit are the interpreter's own, as for `python SCRIPT`. It is reparented to
+the test process (a child subreaper), so
 `wait`, `poll`, `send_signal`, `communicate` and the return code (-9 for a kill
 -9) are Popen's own.
 
