@@ -97,6 +97,17 @@ def read_until_closed(leader):
     return out
 
 
+def keep_variables(gan):
+    """Every variable of `gan` as it is now (weights, both Adams, metrics, the random
+    stream); returns a function that puts them all back."""
+    kept = [(v, np.array(v.value)) for v in gan.all_variables()]
+
+    def put_back():
+        for v, value in kept:
+            v.assign(value)
+    return put_back
+
+
 def losses_of(folder):
     """folder/run/history.csv's rows without the seconds column (the held-out estimates included)."""
     from gan_2014_utils.history import read_history

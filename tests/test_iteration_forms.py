@@ -10,6 +10,7 @@ import tensorflow as tf
 
 import gan_2014
 from gan_2014_utils.data import load_data
+from helpers import keep_variables
 
 # Equal to float32 rounding, derived, not measured. Two forms (or two runs of one
 # form on a loaded machine, whose threads sum in another order) compute each
@@ -119,10 +120,9 @@ def built():
     def fresh(d_steps):
         if d_steps not in models:
             gan = gan_2014.GAN(seed=3, jit_compile=False, d_steps=d_steps)
-            models[d_steps] = gan, [np.array(v.value) for v in gan.all_variables()]
-        gan, values = models[d_steps]
-        for v, value in zip(gan.all_variables(), values):
-            v.assign(value)
+            models[d_steps] = gan, keep_variables(gan)
+        gan, put_back = models[d_steps]
+        put_back()
         gan.train_on_batch = False
         return gan
     return fresh

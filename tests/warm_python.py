@@ -91,8 +91,8 @@ class Popen(subprocess.Popen):
         a = inspect.signature(subprocess.Popen._execute_child).bind(self, *args, **kwargs).arguments
         argv, env = list(a["args"]), dict(os.environ if a["env"] is None else a["env"])
         servable = (not a["shell"] and a["executable"] is None and len(argv) >= 2 and argv[0] == sys.executable
-                    and (argv[1] in ("-c", "-m") and len(argv) >= 3 or not argv[1].startswith("-")) and a["preexec_fn"] is None
-                    and not a["pass_fds"] and not a["start_new_session"] and a["process_group"] in (None, -1)
+                    and (argv[1] in ("-c", "-m") and len(argv) >= 3 or not argv[1].startswith("-"))
+                    and a["preexec_fn"] is None and not a["pass_fds"] and not a["start_new_session"] and a["process_group"] in (None, -1)
                     and a["uid"] is None and a["gid"] is None and a["gids"] is None and a["umask"] < 0)
         sock = _server(env) if servable else None
         if sock is None:
